@@ -1,0 +1,112 @@
+"""Errors are data: one small tree under :class:`PluginError`.
+
+Every error names what went wrong and carries the fields a caller needs to act on it::
+
+    PluginError
+    ├── ConfigurationError      a plugin or its environment is set up wrong (raised at start-up)
+    │   └── HandshakeError      go-plugin's handshake cannot be completed (cookie, versions, listener)
+    ├── FrameError              a data frame cannot be encoded so that Plutono reads it (field, reason)
+    ├── QueryError              a query failed; becomes that refId's ``error`` (ref_id)
+    ├── ResourceError           a resource call failed with an HTTP status (status)
+    └── InstanceError           a per-datasource instance could not be created (datasource_id)
+
+Handlers may raise :class:`QueryError` and :class:`ResourceError` on purpose to choose the
+message (and the status) the host sees; any other exception is caught, logged with its traceback
+and reported by type and message, never crashing the process.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "ConfigurationError",
+    "FrameError",
+    "HandshakeError",
+    "InstanceError",
+    "PluginError",
+    "QueryError",
+    "ResourceError",
+)
+
+
+class PluginError(Exception):
+    """Base of every error plutono-plugin raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigurationError(PluginError):
+    """The plugin, a handler registration or the process environment is set up wrong."""
+
+
+class HandshakeError(ConfigurationError):
+    """The go-plugin handshake cannot be completed (contract section 1.3-1.6).
+
+    ``exit_text`` is what goes to stderr before the process exits with status 1.
+    """
+
+    def __init__(self, message: str, *, exit_text: str | None = None) -> None:
+        super().__init__(message)
+        self.exit_text = exit_text if exit_text is not None else message + "\n"
+
+
+class FrameError(PluginError):
+    """A frame cannot be encoded so that both Plutono decoders read it.
+
+    ``field`` names the offending field (``None`` for frame-level problems).
+    """
+
+    def __init__(self, reason: str, *, field: str | None = None, frame: str | None = None) -> None:
+        where = []
+        if frame:
+            where.append(f"frame {frame!r}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {reason}" if prefix else reason)
+        self.reason = reason
+        self.field = field
+        self.frame = frame
+
+    def __repr__(self) -> str:
+        return f"FrameError(reason={self.reason!r}, field={self.field!r}, frame={self.frame!r})"
+
+
+class QueryError(PluginError):
+    """A query failed; its message becomes the ``error`` of that refId's response."""
+
+    def __init__(self, message: str, *, ref_id: str | None = None) -> None:
+        super().__init__(message)
+        self.ref_id = ref_id
+
+    def __repr__(self) -> str:
+        return f"QueryError({self.message!r}, ref_id={self.ref_id!r})"
+
+
+class ResourceError(PluginError):
+    """A resource call failed; answered with ``status`` and a JSON body ``{"error": message}``."""
+
+    def __init__(self, message: str, *, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"ResourceError({self.message!r}, status={self.status})"
+
+
+class InstanceError(PluginError):
+    """A per-datasource (or per-app) instance could not be created; not cached, retried next call."""
+
+    def __init__(self, message: str, *, datasource_id: int | None = None) -> None:
+        super().__init__(message)
+        self.datasource_id = datasource_id
+
+    def __repr__(self) -> str:
+        return f"InstanceError({self.message!r}, datasource_id={self.datasource_id!r})"

@@ -1,0 +1,79 @@
+"""Locate and build the real peers the suite talks to: Go programs, Node packages, shared vectors.
+
+Where a tool is missing the test skips with a visible reason; with ``PLUTONO_PLUGIN_STRICT=1``
+(set by ``.ci/run``) it fails instead, because CI must always run the real host.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+INTEROP = ROOT / "tests" / "interop"
+INTEROP_BIN = INTEROP / "bin"
+SHARED_VECTORS = ROOT.parent / "shared" / "vectors"
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test, or fail it when running under CI's strict mode."""
+    if os.environ.get("PLUTONO_PLUGIN_STRICT") == "1":
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def go_binary(package: str) -> Path:
+    """Build ``tests/interop/<package>`` (its own Go module) and return the binary's path.
+
+    ``go build`` caches, so repeated calls are cheap; modules come from the Go module proxy.
+    """
+    go = shutil.which("go")
+    if go is None:
+        skip_or_fail("the Go toolchain is not installed (needed for tests/interop)")
+    source = INTEROP / package
+    INTEROP_BIN.mkdir(exist_ok=True)
+    output = INTEROP_BIN / package
+    result = subprocess.run(
+        [go, "build", "-o", str(output), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"go build {package} failed:\n{result.stderr}", pytrace=False)
+    return output
+
+
+def node_package(package: str) -> Path:
+    """Install ``tests/interop/<package>``'s npm dependencies (once) and return its folder."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        skip_or_fail("Node.js/npm is not installed (needed for the apache-arrow 0.16.0 decoder)")
+    folder = INTEROP / package
+    if not (folder / "node_modules").is_dir():
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"npm ci in {folder} failed:\n{result.stderr}", pytrace=False)
+    return folder
+
+
+def shared_vector(name: str) -> Path:
+    """Path of a test vector in ``../shared/vectors`` (read in place, never copied)."""
+    path = SHARED_VECTORS / name
+    if not path.is_file():
+        skip_or_fail(f"shared test vector {path} is absent (clone outside the workplace)")
+    return path
