@@ -4,8 +4,8 @@ Every error names what went wrong and carries the fields a caller needs to act o
 
     PluginError
     ├── ConfigurationError      a plugin or its environment is set up wrong (raised at start-up)
-    │   └── HandshakeError      go-plugin's handshake cannot be completed (cookie, versions, listener)
-    ├── FrameError              a data frame cannot be encoded so that Plutono reads it (field, reason)
+    │   └── HandshakeError      the go-plugin handshake fails (cookie, versions, listener)
+    ├── FrameError              a frame cannot be encoded so Plutono reads it (field, reason)
     ├── QueryError              a query failed; becomes that refId's ``error`` (ref_id)
     ├── ResourceError           a resource call failed with an HTTP status (status)
     └── InstanceError           a per-datasource instance could not be created (datasource_id)
@@ -102,7 +102,7 @@ class ResourceError(PluginError):
 
 
 class InstanceError(PluginError):
-    """A per-datasource (or per-app) instance could not be created; not cached, retried next call."""
+    """A per-datasource (or per-app) instance could not be created; retried on the next call."""
 
     def __init__(self, message: str, *, datasource_id: int | None = None) -> None:
         super().__init__(message)

@@ -1,0 +1,1 @@
+"""plutono-plugin: asyncio-native backend plugins for Plutono 7.5."""

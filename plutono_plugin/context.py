@@ -1,0 +1,178 @@
+"""What the host tells a handler about the call: who asks, for which datasource or app, with what.
+
+Plutono fills ``pluginContext`` per call (contract 2.4.1, 2.4.4): the org, the plugin id, the
+signed-in user (absent for alerting and expressions), and the settings of the datasource
+(``/api/datasources/...``, queries) or of the app (``/api/plugins/...``). The framework turns it
+into these frozen, typed objects; :class:`RequestContext` adds the request headers, the process
+settings and the per-datasource instance.
+
+Secrets never leak by accident: :class:`Secrets` shows its keys but never its values in
+``repr``/``str``, so logging a context is safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+from .errors import ConfigurationError
+from .settings import Settings
+
+__all__ = (
+    "AppSettings",
+    "DataSourceSettings",
+    "PluginContext",
+    "RequestContext",
+    "Secrets",
+    "User",
+)
+
+
+class Secrets(Mapping[str, str]):
+    """Decrypted ``secureJsonData``: a read-only mapping whose values never appear in its repr.
+
+    Example::
+
+        secrets = Secrets({"apiKey": "s3cr3t"})
+        assert secrets["apiKey"] == "s3cr3t"
+        assert "s3cr3t" not in repr(secrets)  # Secrets(apiKey=<redacted>)
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values: Mapping[str, str] = MappingProxyType(dict(values or {}))
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{key}=<redacted>" for key in sorted(self._values))
+        return f"Secrets({inner})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secrets):
+            return dict(self._values) == dict(other._values)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._values.items()))
+
+
+def _parse_json_data(raw: bytes, owner: str) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigurationError(f"{owner}: jsonData is not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            f"{owner}: jsonData must be a JSON object, got {type(value).__name__}"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The signed-in Plutono user; ``role`` is ``Viewer``, ``Editor`` or ``Admin``."""
+
+    login: str
+    name: str = ""
+    email: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class DataSourceSettings:
+    """A datasource's configuration as Plutono sends it (contract 2.4.1).
+
+    ``uid`` is never set by Plutono 7.5; key caches on ``id``. ``updated`` is ``None`` when the
+    host sends no usable time (a zero or negative ``lastUpdatedMS``, contract 2.4.4).
+    """
+
+    id: int
+    name: str = ""
+    url: str = ""
+    user: str = ""
+    database: str = ""
+    basic_auth_enabled: bool = False
+    basic_auth_user: str = ""
+    raw_json_data: bytes = b""
+    decrypted_secure_json_data: Secrets = field(default_factory=Secrets)
+    last_updated_ms: int = 0
+    updated: datetime | None = None
+    uid: str = ""
+
+    @cached_property
+    def json_data(self) -> dict[str, Any]:
+        """``jsonData`` parsed; :class:`ConfigurationError` naming the datasource if invalid."""
+        return _parse_json_data(self.raw_json_data, f"datasource {self.name!r} (id {self.id})")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """An app plugin's per-org settings (contract 2.4.4: always present on app routes)."""
+
+    raw_json_data: bytes = b""
+    decrypted_secure_json_data: Secrets = field(default_factory=Secrets)
+    last_updated_ms: int = 0
+    updated: datetime | None = None
+
+    @cached_property
+    def json_data(self) -> dict[str, Any]:
+        """``jsonData`` parsed (``{}`` when empty); :class:`ConfigurationError` if invalid."""
+        return _parse_json_data(self.raw_json_data, "app settings")
+
+
+@dataclass(frozen=True, slots=True)
+class PluginContext:
+    """Who is calling and for which datasource/app (``pluginContext`` of every request)."""
+
+    org_id: int = 0
+    plugin_id: str = ""
+    user: User | None = None
+    datasource: DataSourceSettings | None = None
+    app: AppSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Everything a handler may need beyond its own input.
+
+    ``instance`` is what the plugin's ``@plugin.instance`` factory built for this datasource (or
+    app), or ``None`` when the plugin registers no factory or the call has no settings.
+    """
+
+    plugin: PluginContext = field(default_factory=PluginContext)
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    settings: Settings = field(default_factory=Settings)
+    instance: Any = None
+
+    @property
+    def user(self) -> User | None:
+        """The signed-in user, ``None`` for alerting and expressions."""
+        return self.plugin.user
+
+    @property
+    def datasource(self) -> DataSourceSettings | None:
+        """The datasource's settings, if the call is for a datasource."""
+        return self.plugin.datasource
+
+    @property
+    def from_alert(self) -> bool:
+        """True when the alert engine asks (header ``FromAlert: true``, contract 2.4.2)."""
+        return self.headers.get("FromAlert") == "true"
