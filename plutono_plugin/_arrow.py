@@ -1,0 +1,282 @@
+"""The one module that imports pyarrow: frames to and from Arrow IPC bytes (contract 4.1-4.9).
+
+Plutono 7.5 decodes frames with a June-2020 Go Arrow (alerting, expressions) and
+apache-arrow 0.16.0 in the browser. Both read less than pyarrow writes, and some mistakes are
+silent, so the writer here is explicit: IPC *file* format (the Go reader needs the footer),
+metadata V4, no compression (both decoders read compressed bodies as garbage), one record
+batch, ``timestamp[ns]`` without timezone (Go ignores the unit), ``utf8`` strings and the
+nullable flags as declared. Input the decoders cannot read is converted losslessly when it
+enters a :class:`~plutono_plugin.frame.Field` (large/view strings, dictionaries, other time
+units, time zones, dates, float16) or refused with a :class:`FrameError` naming the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .errors import FrameError
+from .frame import Field, FieldType, Frame
+from .frame_config import dump_json
+from .frame_meta import FrameMeta
+
+__all__ = ("decode_frame", "encode_frame")
+
+_ARROW_TYPES: dict[FieldType, pa.DataType] = {
+    FieldType.INT8: pa.int8(),
+    FieldType.INT16: pa.int16(),
+    FieldType.INT32: pa.int32(),
+    FieldType.INT64: pa.int64(),
+    FieldType.UINT8: pa.uint8(),
+    FieldType.UINT16: pa.uint16(),
+    FieldType.UINT32: pa.uint32(),
+    FieldType.UINT64: pa.uint64(),
+    FieldType.FLOAT32: pa.float32(),
+    FieldType.FLOAT64: pa.float64(),
+    FieldType.STRING: pa.string(),
+    FieldType.BOOL: pa.bool_(),
+    FieldType.TIME: pa.timestamp("ns"),
+}
+_FIELD_TYPES = {arrow_type: field_type for field_type, arrow_type in _ARROW_TYPES.items()}
+# contract 4.1/4.7: no compression (silent garbage in both decoders), metadata V4 like the SDK.
+_WRITE_OPTIONS = ipc.IpcWriteOptions(metadata_version=ipc.MetadataVersion.V4, compression=None)
+
+
+def _unsupported(arrow_type: pa.DataType) -> str:
+    types = pa.types
+    if types.is_decimal(arrow_type):
+        return (
+            f"{arrow_type} is not supported: Plutono's Go decoder rejects decimals and the browser "
+            "drops the scale; convert to float64 or string"
+        )
+    if (
+        types.is_binary(arrow_type)
+        or types.is_large_binary(arrow_type)
+        or types.is_fixed_size_binary(arrow_type)
+    ):
+        return f"binary data ({arrow_type}) is not supported; decode it to str first"
+    if types.is_nested(arrow_type):
+        return f"nested type {arrow_type} is not supported; flatten it into separate fields"
+    if types.is_null(arrow_type):
+        return "the column holds only nulls and has no type; pass type="
+    return (
+        f"Arrow type {arrow_type} is not supported (Plutono reads numbers, strings, bools, times)"
+    )
+
+
+def _normalize(name: str, array: pa.Array, wanted: FieldType | None) -> pa.Array:
+    """Convert ``array`` losslessly to one of the 13 wire types, or raise FrameError."""
+    types = pa.types
+    arrow_type = array.type
+    try:
+        if types.is_dictionary(arrow_type):
+            # contract 4.4: dictionaries panic in Go Arrow 2020 and are "other" in the browser.
+            return _normalize(name, array.dictionary_decode(), wanted)
+        if types.is_large_string(arrow_type) or types.is_string_view(arrow_type):
+            array = array.cast(pa.string())  # contract 4.8: unknown to arrow-js 0.16, Go panics
+        elif types.is_float16(arrow_type):
+            array = array.cast(pa.float32())
+        elif types.is_timestamp(arrow_type) or types.is_date(arrow_type):
+            # contract 4.7: Go reads every unit as ns and ignores the zone; write UTC ns.
+            array = array.cast(pa.timestamp("ns"))
+        elif types.is_null(arrow_type) and wanted is not None:
+            array = pa.nulls(len(array), _ARROW_TYPES[wanted])
+        if array.type not in _FIELD_TYPES:
+            raise FrameError(_unsupported(array.type), field=name)
+        if wanted is not None and _FIELD_TYPES[array.type] is not wanted:
+            array = array.cast(_ARROW_TYPES[wanted])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        if types.is_timestamp(arrow_type) or types.is_date(arrow_type):
+            raise FrameError(
+                "time values outside the int64 nanosecond range (1677..2262) cannot be "
+                f"encoded: {exc}",
+                field=name,
+            ) from None
+        raise FrameError(f"cannot convert {arrow_type} to {wanted}: {exc}", field=name) from None
+    return array
+
+
+def _from_numpy(name: str, values: Any) -> pa.Array:
+    import numpy
+
+    if values.ndim != 1:
+        raise FrameError(
+            f"a numpy array for a field must be 1-dimensional, got shape {values.shape}", field=name
+        )
+    try:
+        if isinstance(values, numpy.ma.MaskedArray):
+            return pa.array(values.data, mask=numpy.ma.getmaskarray(values))
+        return pa.array(values)  # numeric dtypes are wrapped without copying
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise FrameError(
+            f"numpy dtype {values.dtype} is not supported: {exc}", field=name
+        ) from None
+
+
+def column(
+    name: str, values: Any, kind: str, wanted: FieldType | None, nullable: bool | None
+) -> tuple[pa.Array, FieldType, bool]:
+    """Turn numpy/pandas/polars/pyarrow data into (wire Array, field type, nullable)."""
+    try:
+        if kind == "numpy":
+            array = _from_numpy(name, values)
+        elif kind == "pandas":
+            array = pa.Array.from_pandas(values)  # NaN/NaT/NA are pandas' nulls
+        elif kind == "polars":
+            array = values.to_arrow()
+        elif isinstance(values, pa.Array | pa.ChunkedArray):
+            array = values
+        else:
+            raise FrameError(f"unsupported values of type {type(values).__name__}", field=name)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise FrameError(f"cannot convert {kind} values: {exc}", field=name) from None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    array = _normalize(name, array, wanted)
+    has_nulls = array.null_count > 0
+    if nullable is False and has_nulls:
+        raise FrameError(f"declared nullable=False but holds {array.null_count} nulls", field=name)
+    return array, _FIELD_TYPES[array.type], has_nulls if nullable is None else bool(nullable)
+
+
+def python_values(array: pa.Array, field_type: FieldType) -> list[Any]:
+    """Values as Python objects; times as int nanoseconds (a datetime would lose precision)."""
+    if field_type is FieldType.TIME:
+        return array.cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]
+    return array.to_pylist()  # type: ignore[no-any-return]
+
+
+def array_from_python(name: str, values: list[Any], field_type: FieldType) -> pa.Array:
+    """Build the wire Array from already validated Python values."""
+    try:
+        return pa.array(values, type=_ARROW_TYPES[field_type])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        raise FrameError(f"cannot build a {field_type} column: {exc}", field=name) from None
+
+
+def _schema(frame: Frame) -> pa.Schema:
+    frame.validate()
+    fields = []
+    for item in frame.fields:
+        metadata = {"name": item.name}  # contract 4.3: always written
+        if item.labels is not None:
+            metadata["labels"] = dump_json(item.labels)
+        if item.config is not None:
+            metadata["config"] = dump_json(item.config.to_json())
+        arrow_type = _ARROW_TYPES[item.type]
+        fields.append(pa.field(item.name, arrow_type, nullable=item.nullable, metadata=metadata))
+    metadata = {"name": frame.name, "refId": frame.ref_id}  # contract 4.2
+    if frame.meta is not None:
+        metadata["meta"] = frame.meta.to_text()
+    return pa.schema(fields, metadata=metadata)
+
+
+def _arrays(frame: Frame) -> list[pa.Array]:
+    arrays = []
+    for item in frame.fields:
+        array = item.to_arrow()
+        if not item.nullable and array.null_count:
+            # Go ignores the null bitmap of a non-nullable column: nulls would read as values.
+            raise FrameError("non-nullable field holds nulls", field=item.name, frame=frame.name)
+        arrays.append(array)
+    return arrays
+
+
+def frame_to_table(frame: Frame) -> pa.Table:
+    """The frame as a pyarrow Table with the wire schema and metadata."""
+    schema = _schema(frame)
+    return pa.Table.from_arrays(_arrays(frame), schema=schema)
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """Encode ``frame`` as one Arrow IPC file the way SDK v0.88.0 does (contract 4.1).
+
+    Example::
+
+        payload = encode_frame(Frame("x", [Field("v", [1.0])]))
+        assert payload[:6] == b"ARROW1"
+    """
+    schema = _schema(frame)
+    arrays = _arrays(frame)
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, schema, options=_WRITE_OPTIONS) as writer:
+        if arrays:
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def _json_metadata(
+    metadata: dict[bytes, bytes],
+    key: bytes,
+    what: str,
+    *,
+    field: str | None = None,
+    frame: str | None = None,
+) -> Any:
+    raw = metadata.get(key)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise FrameError(
+            f"{what} metadata is not valid JSON: {exc}", field=field, frame=frame
+        ) from None
+
+
+def frame_from_table(
+    table: pa.Table | pa.RecordBatch, name: str = "", ref_id: str = "", *, exact: bool = False
+) -> Frame:
+    """Build a frame from a Table, reading Plutono's schema/field metadata when present.
+
+    With ``exact`` (decoding) every field keeps the schema's nullable flag; otherwise a field
+    is nullable when it holds nulls, since pyarrow marks every field nullable by default.
+    """
+    schema = table.schema
+    metadata = schema.metadata or {}
+    name = name or metadata.get(b"name", b"").decode()
+    ref_id = ref_id or metadata.get(b"refId", b"").decode()
+    meta_json = _json_metadata(metadata, b"meta", "frame meta", frame=name)
+    try:
+        meta = None if meta_json is None else FrameMeta.from_json(meta_json)
+    except FrameError as exc:
+        raise FrameError(exc.reason, frame=name) from None
+    fields = []
+    for index, arrow_field in enumerate(schema):
+        field_metadata = arrow_field.metadata or {}
+        where = {"field": arrow_field.name, "frame": name}
+        nullable = arrow_field.nullable if exact or not arrow_field.nullable else None
+        try:
+            fields.append(
+                Field(
+                    arrow_field.name,  # contract 4.3: readers use the Arrow name, not metadata
+                    table.column(index),
+                    nullable=nullable,
+                    labels=_json_metadata(field_metadata, b"labels", "labels", **where),
+                    config=_json_metadata(field_metadata, b"config", "config", **where),
+                )
+            )
+        except FrameError as exc:
+            raise FrameError(exc.reason, field=exc.field or arrow_field.name, frame=name) from None
+    return Frame(name, fields, ref_id=ref_id, meta=meta)
+
+
+def decode_frame(data: bytes) -> Frame:
+    """Decode Arrow IPC bytes (file format, or stream format as a courtesy) into a frame.
+
+    Example::
+
+        frame = decode_frame(payload)
+    """
+    buffer = pa.py_buffer(data)
+    try:
+        table = ipc.open_file(buffer).read_all()
+    except pa.ArrowInvalid:
+        try:
+            table = ipc.open_stream(buffer).read_all()
+        except pa.ArrowInvalid as exc:
+            raise FrameError(f"not an Arrow IPC file or stream: {exc}") from None
+    return frame_from_table(table, exact=True)

@@ -1,0 +1,536 @@
+"""Data frames: the tables every query answers with (contract section 4).
+
+A :class:`Frame` is a name, a ``ref_id``, optional :class:`~plutono_plugin.frame_meta.FrameMeta`
+and a list of equally long :class:`Field` columns. Each field has one of 13 element types
+(:class:`FieldType`) and is nullable or not; duplicate field names are legal.
+
+This module is pure Python. Columns given as numpy, pandas, polars or pyarrow data are kept
+in Arrow form (through :mod:`plutono_plugin._arrow`, imported only when needed) so encoding
+them never goes through Python objects.
+
+Time values are integers: nanoseconds since the Unix epoch, UTC. Fields accept aware
+``datetime`` objects, naive ones (taken as **UTC**), ``numpy.datetime64``, ``pandas.Timestamp``
+and ``int`` nanoseconds; a ``datetime`` has microsecond resolution, an int keeps every
+nanosecond. Times outside the int64-nanosecond range (years 1677..2262) are rejected.
+
+Example::
+
+    from datetime import datetime, timezone
+    from plutono_plugin.frame import Field, Frame
+
+    frame = Frame(
+        "cpu",
+        [
+            Field("time", [datetime(2024, 1, 1, tzinfo=timezone.utc), 1704067260_000000000]),
+            Field("value", [0.5, None], labels={"host": "a"}),
+        ],
+    )
+    payload = frame.encode()  # Arrow IPC file bytes, as Plutono 7.5 reads them
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import FrameError
+from .frame_config import FieldConfig, Labels, check_labels
+from .frame_meta import FrameMeta
+
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
+
+__all__ = ("Field", "FieldType", "Frame", "TimeSeriesType")
+
+TimeSeriesType = Literal["not", "long", "wide"]
+"""Result of :attr:`Frame.time_series_type`, as SDK v0.88.0 ``TimeSeriesSchema`` decides."""
+
+
+class FieldType(StrEnum):
+    """The element types a field can have (contract 4.4); each may be nullable or not."""
+
+    INT8 = "int8"
+    INT16 = "int16"
+    INT32 = "int32"
+    INT64 = "int64"
+    UINT8 = "uint8"
+    UINT16 = "uint16"
+    UINT32 = "uint32"
+    UINT64 = "uint64"
+    FLOAT32 = "float32"
+    FLOAT64 = "float64"
+    STRING = "string"
+    BOOL = "bool"
+    TIME = "time"
+
+    @property
+    def is_integer(self) -> bool:
+        """Whether this is one of the eight integer types."""
+        return self in _INT_RANGES
+
+    @property
+    def is_numeric(self) -> bool:
+        """Whether alerting treats the field as a value (a number, not string/bool/time)."""
+        return self.is_integer or self in (FieldType.FLOAT32, FieldType.FLOAT64)
+
+
+_INT_RANGES: dict[FieldType, tuple[int, int]] = {
+    FieldType(f"{sign}int{bits}"): (
+        (0, 2**bits - 1) if sign else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
+    for sign in ("", "u")
+    for bits in (8, 16, 32, 64)
+}
+_NS_RANGE = _INT_RANGES[FieldType.INT64]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NULL_TYPE_NAMES = frozenset({"NaTType", "NAType"})
+_FLOAT32 = struct.Struct("f")
+
+
+def _is_null(value: object) -> bool:
+    if value is None or type(value).__name__ in _NULL_TYPE_NAMES:
+        return True
+    return type(value).__name__ == "datetime64" and bool(value != value)  # numpy NaT
+
+
+def time_to_ns(value: object) -> int:
+    """Convert one time value to int nanoseconds since the epoch (UTC); see the module doc.
+
+    >>> time_to_ns(datetime(1970, 1, 1, 0, 0, 1))
+    1000000000
+    """
+    kind = type(value).__name__
+    if kind == "Timestamp" and hasattr(value, "as_unit"):  # pandas, before datetime (subclass)
+        ns = _pandas_timestamp_ns(value)
+    elif kind == "datetime64":
+        ns = _datetime64_ns(value)
+    elif isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # naive means UTC, documented above
+        delta = value - _EPOCH
+        ns = ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
+    elif isinstance(value, int) and not isinstance(value, bool):
+        ns = value
+    elif hasattr(value, "__index__") and kind.startswith(("int", "uint")):
+        ns = operator.index(value)
+    else:
+        raise FrameError(
+            f"time value must be a datetime, numpy.datetime64, pandas.Timestamp or int "
+            f"nanoseconds, got {type(value).__name__}"
+        )
+    if not _NS_RANGE[0] <= ns <= _NS_RANGE[1]:
+        raise FrameError(
+            f"time {value!r} is outside the int64 nanosecond range (1677-09-21 .. 2262-04-11) "
+            "that Plutono's decoders can represent"
+        )
+    return ns
+
+
+_NS_PER_UNIT = {"W": 604_800 * 10**9, "D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9}
+_NS_PER_UNIT |= {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _pandas_timestamp_ns(value: Any) -> int:
+    return _datetime64_ns(value.asm8)  # asm8 keeps the Timestamp's own unit: no overflow
+
+
+def _datetime64_ns(value: Any) -> int:
+    import numpy
+
+    unit, count = numpy.datetime_data(value.dtype)
+    if unit in ("Y", "M"):  # calendar units have no fixed length: go through days
+        return int(value.astype("datetime64[D]").astype("int64")) * _NS_PER_UNIT["D"]
+    if unit not in _NS_PER_UNIT:
+        raise FrameError(f"numpy.datetime64 with unit {unit!r} cannot be stored as nanoseconds")
+    return int(value.astype("int64")) * count * _NS_PER_UNIT[unit]
+
+
+def _infer_type(name: str, values: Sequence[Any]) -> FieldType:
+    kinds: set[FieldType] = set()
+    for value in values:
+        if _is_null(value):
+            continue
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            kinds.add(FieldType.BOOL)
+        elif isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
+            kinds.add(FieldType.INT64 if int(value) <= _NS_RANGE[1] else FieldType.UINT64)
+        elif isinstance(value, float) or type(value).__name__.startswith("float"):
+            kinds.add(FieldType.FLOAT64)
+        elif isinstance(value, str):
+            kinds.add(FieldType.STRING)
+        elif isinstance(value, datetime) or type(value).__name__ in ("datetime64", "Timestamp"):
+            kinds.add(FieldType.TIME)
+        else:
+            raise FrameError(
+                f"unsupported value {value!r} of type {type(value).__name__}", field=name
+            )
+    if kinds <= {FieldType.INT64, FieldType.UINT64} and len(kinds) == 2:
+        kinds = {FieldType.UINT64}  # the big value only fits uint64; negatives fail below
+    if (
+        kinds <= {FieldType.INT64, FieldType.UINT64, FieldType.FLOAT64}
+        and FieldType.FLOAT64 in kinds
+    ):
+        kinds = {FieldType.FLOAT64}
+    if not kinds:
+        raise FrameError(
+            "cannot infer the type of an empty or all-null field; pass type=", field=name
+        )
+    if len(kinds) > 1:
+        found = ", ".join(sorted(kinds))
+        raise FrameError(f"values of mixed types ({found}); pass type= or convert them", field=name)
+    return kinds.pop()
+
+
+def _coerce(name: str, ftype: FieldType, value: Any) -> Any:
+    try:
+        if ftype is FieldType.TIME:
+            return time_to_ns(value)
+        if ftype is FieldType.STRING:
+            if not isinstance(value, str):
+                raise FrameError(f"expected str, got {type(value).__name__}")
+            return value
+        if ftype is FieldType.BOOL:
+            if not (isinstance(value, bool) or type(value).__name__ == "bool_"):
+                raise FrameError(f"expected bool, got {type(value).__name__}")
+            return bool(value)
+        if ftype.is_integer:
+            if isinstance(value, bool | float):
+                raise FrameError(f"expected an integer, got {value!r}")
+            number = operator.index(value)
+            low, high = _INT_RANGES[ftype]
+            if not low <= number <= high:
+                raise FrameError(f"{number} does not fit {ftype}")
+            return number
+        if isinstance(value, str | bool) or not hasattr(value, "__float__"):
+            raise FrameError(f"expected a number, got {value!r}")
+        real = float(value)
+        if ftype is FieldType.FLOAT32 and math.isfinite(real):
+            return _FLOAT32.unpack(_FLOAT32.pack(real))[0]  # float32 precision, as decoded
+        return real
+    except FrameError as exc:
+        raise FrameError(exc.reason, field=name) from None
+    except (TypeError, OverflowError) as exc:
+        raise FrameError(f"{value!r} is not a {ftype} value: {exc}", field=name) from None
+
+
+def _source_kind(values: object) -> str:
+    root = type(values).__module__.split(".")[0]
+    if root == "numpy" and hasattr(values, "dtype") and getattr(values.dtype, "kind", "O") == "O":
+        return "python"  # object arrays hold Python values
+    if root in ("numpy", "pandas", "polars", "pyarrow") and not type(values).__name__.endswith(
+        ("Timestamp", "datetime64")
+    ):
+        return root
+    return "python"
+
+
+class Field:
+    """One column of a frame: a name, values of one :class:`FieldType`, labels and config.
+
+    ``values`` may be a Python sequence (``type`` inferred unless given; ``None`` is null),
+    a numpy array, a pandas or polars Series, or a pyarrow Array. ``nullable`` defaults to
+    "has nulls"; declaring ``nullable=False`` for data with nulls is an error.
+
+    Example::
+
+        Field("temperature", [21.5, None, 22.0], labels={"room": "kitchen"},
+              config=FieldConfig(unit="celsius"))
+    """
+
+    __slots__ = ("_arrow", "_config", "_labels", "_length", "_nullable", "_type", "_values", "name")
+
+    def __init__(
+        self,
+        name: str,
+        values: Iterable[Any] = (),
+        *,
+        type: FieldType | str | None = None,
+        nullable: bool | None = None,
+        labels: Labels | None = None,
+        config: FieldConfig | Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str):
+            raise FrameError(f"field name must be str, got {name!r}")
+        self.name = name
+        try:
+            wanted = None if type is None else FieldType(type)
+        except ValueError:
+            choices = ", ".join(FieldType)
+            raise FrameError(
+                f"unknown field type {type!r} (one of {choices})", field=name
+            ) from None
+        self._arrow: Any = None
+        self._values: list[Any] | None = None
+        kind = _source_kind(values)
+        if kind != "python":
+            from . import _arrow
+
+            self._arrow, self._type, self._nullable = _arrow.column(
+                name, values, kind, wanted, nullable
+            )
+            self._length: int = len(self._arrow)
+        else:
+            if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+                raise FrameError(
+                    f"values must be a sequence, got {values.__class__.__name__}", field=name
+                )
+            items = list(values)
+            self._type = wanted if wanted is not None else _infer_type(name, items)
+            ftype = self._type
+            self._values = [None if _is_null(v) else _coerce(name, ftype, v) for v in items]
+            has_nulls = any(v is None for v in self._values)
+            if nullable is False and has_nulls:
+                raise FrameError("declared nullable=False but holds nulls", field=name)
+            self._nullable = has_nulls if nullable is None else bool(nullable)
+            self._length = len(self._values)
+        self.labels = labels
+        self.config = config
+
+    @property
+    def type(self) -> FieldType:
+        """The element type."""
+        return self._type
+
+    @property
+    def nullable(self) -> bool:
+        """Whether the column is written as nullable (pointer types in Go)."""
+        return self._nullable
+
+    @property
+    def labels(self) -> dict[str, str] | None:
+        """The field's labels (``None``: none written; ``{}`` is written as ``{}``)."""
+        return self._labels
+
+    @labels.setter
+    def labels(self, labels: Labels | None) -> None:
+        try:
+            self._labels = None if labels is None else check_labels(labels)
+        except FrameError as exc:
+            raise FrameError(exc.reason, field=self.name) from None
+
+    @property
+    def config(self) -> FieldConfig | None:
+        """Display configuration, or ``None`` (no ``config`` key written)."""
+        return self._config
+
+    @config.setter
+    def config(self, config: FieldConfig | Mapping[str, Any] | None) -> None:
+        try:
+            self._config = (
+                config
+                if config is None or isinstance(config, FieldConfig)
+                else FieldConfig.from_json(config)
+            )
+        except FrameError as exc:
+            raise FrameError(exc.reason, field=self.name) from None
+
+    @property
+    def values(self) -> list[Any]:
+        """The values as Python objects (``None`` for null, int nanoseconds for time)."""
+        if self._values is None:
+            from . import _arrow
+
+            self._values = _arrow.python_values(self._arrow, self._type)
+        return self._values
+
+    def datetimes(self) -> list[datetime | None]:
+        """The values of a time field as aware UTC datetimes (sub-microsecond digits dropped)."""
+        if self._type is not FieldType.TIME:
+            raise FrameError("datetimes() needs a time field", field=self.name)
+        return [
+            None if v is None else _EPOCH + timedelta(microseconds=v // 1000) for v in self.values
+        ]
+
+    def to_arrow(self) -> pyarrow.Array:
+        """Return the column as a pyarrow Array of the wire type (zero-copy when possible)."""
+        from . import _arrow
+
+        if self._arrow is None:
+            self._arrow = _arrow.array_from_python(self.name, self.values, self._type)
+        return self._arrow
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Field):
+            return NotImplemented
+        same_shape = (self.name, self._type, self._nullable, self._labels, self._config) == (
+            other.name,
+            other._type,
+            other._nullable,
+            other._labels,
+            other._config,
+        )
+        return (
+            same_shape
+            and len(self) == len(other)
+            and all(map(_same_value, self.values, other.values))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        null = "?" if self._nullable else ""
+        return f"Field({self.name!r}, {self._type}{null}, rows={self._length})"
+
+
+def _same_value(left: Any, right: Any) -> bool:
+    return bool(left == right) or (left != left and right != right)  # NaN equals NaN here
+
+
+@dataclass(eq=True)
+class Frame:
+    """A table answering one query: named, equally long :class:`Field` columns.
+
+    ``ref_id`` may be left empty; the query dispatcher fills it with the query's refId
+    (contract 4.2). ``meta`` accepts a :class:`FrameMeta` or its JSON object.
+
+    Example::
+
+        frame = Frame("requests", [Field("time", times), Field("count", counts)])
+        frame.encode()                       # bytes for DataResponse.frames
+        Frame.decode(frame.encode()) == frame  # True
+    """
+
+    name: str = ""
+    fields: list[Field] = dataclass_field(default_factory=list)
+    ref_id: str = ""
+    meta: FrameMeta | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.ref_id, str):
+            raise FrameError("frame name and ref_id must be str")
+        self.fields = list(self.fields)
+        for item in self.fields:
+            if not isinstance(item, Field):
+                raise FrameError(
+                    f"fields must be Field objects, got {type(item).__name__}", frame=self.name
+                )
+        meta: object = self.meta  # a JSON object is accepted too
+        if meta is not None and not isinstance(meta, FrameMeta):
+            try:
+                self.meta = FrameMeta.from_json(meta)
+            except FrameError as exc:
+                raise FrameError(exc.reason, frame=self.name) from None
+
+    @property
+    def rows(self) -> int:
+        """Number of rows of the first field (0 without fields); see :meth:`validate`."""
+        return len(self.fields[0]) if self.fields else 0
+
+    def field(self, name: str) -> Field:
+        """Return the first field called ``name``."""
+        for item in self.fields:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def validate(self) -> None:
+        """Check cheaply that the frame can be encoded: equal lengths and typed parts."""
+        for item in self.fields:
+            if len(item) != self.rows:
+                raise FrameError(
+                    f"has {len(item)} rows but field {self.fields[0].name!r} has {self.rows}; "
+                    "all fields of a frame must be equally long",
+                    field=item.name,
+                    frame=self.name,
+                )
+
+    def encode(self) -> bytes:
+        """Encode as one Arrow IPC file (metadata V4, uncompressed), as Plutono reads it."""
+        from ._arrow import encode_frame
+
+        return encode_frame(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Frame:
+        """Decode Arrow IPC bytes (file or stream format) into a frame."""
+        from ._arrow import decode_frame
+
+        return decode_frame(data)
+
+    @classmethod
+    def from_dict(
+        cls, columns: Mapping[str, Iterable[Any]], name: str = "", *, ref_id: str = ""
+    ) -> Frame:
+        """Build a frame from ``{field name: values}`` with inferred types."""
+        return cls(name, [Field(key, values) for key, values in columns.items()], ref_id=ref_id)
+
+    @classmethod
+    def from_arrow(cls, table: pyarrow.Table, name: str = "", *, ref_id: str = "") -> Frame:
+        """Build a frame from a pyarrow Table or RecordBatch (columns converted losslessly)."""
+        from ._arrow import frame_from_table
+
+        return frame_from_table(table, name, ref_id)
+
+    @classmethod
+    def from_pandas(
+        cls, data: pandas.DataFrame, name: str = "", *, ref_id: str = "", index: bool | None = None
+    ) -> Frame:
+        """Build a frame from a pandas DataFrame; NaN/NaT/NA become nulls.
+
+        The index becomes the first field when ``index`` is true, or by default when it is
+        not a plain ``RangeIndex`` (e.g. a ``DatetimeIndex``); it is named after the index or
+        ``"time"``/``"index"``.
+        """
+        fields: list[Field] = []
+        keep_index = index if index is not None else type(data.index).__name__ != "RangeIndex"
+        if keep_index:
+            is_time = str(data.index.dtype).startswith("datetime64")
+            fields.append(
+                Field(str(data.index.name or ("time" if is_time else "index")), data.index)
+            )
+        for position, column in enumerate(data.columns):
+            fields.append(Field(str(column), data.iloc[:, position]))
+        return cls(name, fields, ref_id=ref_id)
+
+    @classmethod
+    def from_polars(cls, data: Any, name: str = "", *, ref_id: str = "") -> Frame:
+        """Build a frame from a polars DataFrame (through Arrow, without Python objects)."""
+        return cls(
+            name, [Field(series.name, series) for series in data.iter_columns()], ref_id=ref_id
+        )
+
+    def to_arrow(self) -> pyarrow.Table:
+        """Return a pyarrow Table with the wire schema, including Plutono's metadata."""
+        from ._arrow import frame_to_table
+
+        return frame_to_table(self)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """Return a pandas DataFrame (time fields as naive UTC ``datetime64[ns]``)."""
+        table: Any = self.to_arrow()
+        result: pandas.DataFrame = table.to_pandas()
+        return result
+
+    @property
+    def time_series_type(self) -> TimeSeriesType:
+        """``"wide"``, ``"long"`` or ``"not"``: how SDK v0.88.0 classifies this frame."""
+        from ._timeseries import time_series_type
+
+        return time_series_type(self)
+
+    def check_time_series(self) -> None:
+        """Raise :class:`FrameError` unless alerting can use this frame (contract 2.4.2)."""
+        from ._timeseries import check_alerting
+
+        check_alerting(self)
+
+    def to_wide(self) -> Frame:
+        """Convert a long time series (string/bool columns) to a wide one with labels."""
+        from ._timeseries import long_to_wide
+
+        return long_to_wide(self)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(map(repr, self.fields))
+        return f"Frame({self.name!r}, ref_id={self.ref_id!r}, rows={self.rows}, fields=[{fields}])"
