@@ -168,7 +168,7 @@ class InstanceManager(Generic[T]):
         if not (self._generator or coroutine):
             raise TypeError(
                 f"instance factory {name} must be an `async def` function or async generator, "
-                f"got {type(factory).__name__} {name}"
+                f"got a plain {type(factory).__name__}"
             )
         self.factory = factory
         self.name = name
