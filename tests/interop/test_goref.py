@@ -50,6 +50,37 @@ def test_start_negotiates_pluginv2(go_host: GoHost, goref_dir: Path) -> None:
     assert 0 < reply["handshake_ms"] < 10_000
 
 
+def test_plugin_is_launched_like_plutono_launches_it(go_host: GoHost, goref_dir: Path) -> None:
+    go_host.start(
+        goref_dir, GOREF_PLUGIN_ID, settings={"api_url": "http://x", "path": "/p", "ID": "i"}
+    )
+
+    [message] = go_host.resource("process")["messages"]
+    process = json.loads(body_bytes(message))
+    env = process["env"]
+    assert env["PL_PLUGIN_API_URL"] == "http://x"
+    assert "PL_PLUGIN_PATH" not in env and "PL_PLUGIN_ID" not in env
+    assert (env["PL_VERSION"], env["PL_EDITION"]) == ("7.5.49", "Open Source")
+    assert env["grafana_plugin_type"] == "datasource"
+    assert sorted(env["PLUGIN_PROTOCOL_VERSIONS"].split(",")) == ["1", "2"]
+    assert (env["PLUGIN_MIN_PORT"], env["PLUGIN_MAX_PORT"]) == ("10000", "25000")
+    assert "PLUGIN_CLIENT_CERT" not in env
+    assert process["args"] == [str(goref_dir / executable_file_name("gpx_goref"))]
+    assert Path(process["cwd"]).resolve() != goref_dir.resolve()
+
+
+def test_host_environment_overrides_start_env(go_host_binary: Path, goref_dir: Path) -> None:
+    host = GoHost(go_host_binary, env={"SHARED": "from-host"})
+    try:
+        host.start(goref_dir, GOREF_PLUGIN_ID, env={"SHARED": "from-start", "ONLY": "start"})
+        [message] = host.resource("process")["messages"]
+    finally:
+        host.close()
+
+    env = json.loads(body_bytes(message))["env"]
+    assert (env["SHARED"], env["ONLY"]) == ("from-host", "start")
+
+
 def test_start_reports_a_missing_executable(go_host: GoHost, tmp_path: Path) -> None:
     (tmp_path / "plugin.json").write_text(json.dumps({"id": "x", "executable": "gpx_none"}))
 

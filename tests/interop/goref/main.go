@@ -14,6 +14,8 @@
 //   - "slow": sleep "durationMs" (abandoned when the request is cancelled),
 //     then answer like "sine";
 //   - resource GET ping → 200 {"ok": true}; GET stream → three flushed chunks;
+//     GET process → the process's environment, cwd and arguments, so tests
+//     can check what the host passed (contract 1.1, 1.2);
 //   - CheckHealth → OK "plugin is running".
 package main
 
@@ -24,6 +26,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -170,6 +173,19 @@ func handleStream(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
+// handleProcess reports how the host launched this process.
+func handleProcess(w http.ResponseWriter, _ *http.Request) {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if i := strings.IndexByte(kv, '='); i > 0 {
+			env[kv[:i]] = kv[i+1:]
+		}
+	}
+	cwd, _ := os.Getwd()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]interface{}{"env": env, "cwd": cwd, "args": os.Args})
+}
+
 func main() {
 	p := &plugin{instances: datasource.NewInstanceManager(newInstance)}
 
@@ -182,6 +198,7 @@ func main() {
 	routes := http.NewServeMux()
 	routes.HandleFunc("/ping", handlePing)
 	routes.HandleFunc("/stream", handleStream)
+	routes.HandleFunc("/process", handleProcess)
 
 	err := datasource.Serve(datasource.ServeOpts{
 		CheckHealthHandler:  p,
