@@ -1,0 +1,228 @@
+"""Run an ASGI application (Starlette, FastAPI, ...) for one ``CallResource`` request.
+
+This module is transport-free and knows nothing about gRPC or about :mod:`.resource`: it builds an
+HTTP scope, feeds the request body, and turns the app's ``http.response.start`` and
+``http.response.body`` events into a status, header pairs and either the whole body or an async
+iterator of chunks (one per ``more_body`` event, so streaming survives; contract 2.4.4 flushes
+every message to the browser).
+
+The ASGI lifespan protocol is never run here: a resource call is one HTTP request. An app that
+needs start-up work runs it in the plugin's own lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ("ASGIApp", "AsgiFailure", "AsgiResult", "call_asgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("plutono_plugin.resource")
+
+# Hop-by-hop headers belong to one connection; Plutono's net/http server manages its own.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+class AsgiFailure(Exception):
+    """The app failed or broke the protocol before ``http.response.start`` (already logged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AsgiResult:
+    """What the app answered: ``body`` is bytes, or an async iterator when it streamed."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | AsyncIterator[bytes]
+
+
+class _Failed:
+    """The app raised (``error``) or returned (``error is None``) before finishing its response."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class _Call:
+    """One request/response exchange with the app, running in its own task."""
+
+    def __init__(self, app: ASGIApp, scope: Scope, body: bytes, name: str) -> None:
+        self._app = app
+        self._scope = scope
+        self._body = body
+        self._name = name
+        self._body_sent = False
+        self._response_complete = False
+        self._finished = asyncio.Event()  # response complete or the consumer went away
+        # maxsize=1: the app's send() waits until the previous chunk is taken (backpressure).
+        self._events: asyncio.Queue[Message | _Failed] = asyncio.Queue(maxsize=1)
+
+    async def run(self) -> None:
+        try:
+            await self._app(self._scope, self._receive, self._send)
+        except Exception as error:
+            logger.error("ASGI app mounted as %r raised", self._name, exc_info=error)
+            if not self._response_complete:
+                await self._events.put(_Failed(error))
+        else:
+            if not self._response_complete:
+                await self._events.put(_Failed(None))
+
+    async def _receive(self) -> Message:
+        if not self._body_sent:
+            self._body_sent = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        # Like an HTTP server: block until the response is done or the client has gone.
+        await self._finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message: Message) -> None:
+        if self._finished.is_set():
+            # ASGI spec 2.4: send() raises OSError once the client has disconnected.
+            raise OSError("the resource call is over (response complete or client gone)")
+        kind = message.get("type")
+        if kind == "http.response.body" and not message.get("more_body", False):
+            self._response_complete = True
+        elif kind not in ("http.response.start", "http.response.body"):
+            raise RuntimeError(f"unsupported ASGI message type {kind!r} for a resource call")
+        await self._events.put(message)
+        if self._response_complete:
+            self._finished.set()
+
+    async def next_event(self) -> Message | _Failed:
+        return await self._events.get()
+
+    def stop(self) -> None:
+        """The consumer went away: further ``send`` calls fail, ``receive`` reports disconnect."""
+        self._finished.set()
+
+
+def _failure_text(failure: _Failed) -> str:
+    if failure.error is None:
+        return "ASGI app returned without completing its response"
+    return f"{type(failure.error).__name__}: {failure.error}"
+
+
+async def call_asgi(
+    app: ASGIApp,
+    *,
+    name: str,
+    method: str,
+    root_path: str,
+    path: str,
+    query_string: bytes,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    client: tuple[str, int] | None,
+    extra_scope: dict[str, Any],
+    tasks: set[asyncio.Task[None]],
+) -> AsgiResult:
+    """Call ``app`` once and collect its response.
+
+    ``path`` is the full path (it includes ``root_path``, as ASGI 2.x servers do). A failure
+    before ``http.response.start`` raises :class:`AsgiFailure` with the app's error text; a
+    failure after it ends the body early (the status is already fixed). The app task stays in
+    ``tasks`` while it runs (background tasks after the response) so that the owner can cancel it.
+    """
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "root_path": root_path,
+        "query_string": query_string,
+        "headers": [
+            (key.lower().encode("latin-1"), value.encode("latin-1", "replace"))
+            for key, value in headers
+        ],
+        "client": client,
+        "server": ("localhost", 80),
+        "state": {},
+        "extensions": {},
+        **extra_scope,
+    }
+    call = _Call(app, scope, body, name)
+    task = asyncio.get_running_loop().create_task(call.run(), name=f"asgi {name} {method} {path}")
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    try:
+        start = await call.next_event()
+        if isinstance(start, _Failed):
+            raise AsgiFailure(_failure_text(start))
+        if start["type"] != "http.response.start":
+            raise AsgiFailure(f"ASGI app sent {start['type']!r} before 'http.response.start'")
+        status = start.get("status")
+        if not isinstance(status, int):
+            raise AsgiFailure(f"ASGI app sent a non-integer status {status!r}")
+        response_headers = [
+            (bytes(key).decode("latin-1"), bytes(value).decode("latin-1"))
+            for key, value in start.get("headers", ())
+            if bytes(key).decode("latin-1").lower() not in _HOP_BY_HOP
+        ]
+        first = await call.next_event()
+    except BaseException:
+        call.stop()
+        task.cancel()
+        raise
+    if isinstance(first, _Failed):
+        # Status and headers exist but no body came: answer them with what we have.
+        return AsgiResult(status, response_headers, b"")
+    if first["type"] != "http.response.body":
+        call.stop()
+        task.cancel()
+        raise AsgiFailure(f"ASGI app sent {first['type']!r} twice")
+    chunk = bytes(first.get("body", b""))
+    if not first.get("more_body", False):
+        return AsgiResult(status, response_headers, chunk)
+    return AsgiResult(status, response_headers, _stream(call, task, chunk, name))
+
+
+async def _stream(
+    call: _Call, task: asyncio.Task[None], first: bytes, name: str
+) -> AsyncIterator[bytes]:
+    complete = False
+    try:
+        yield first
+        while True:
+            event = await call.next_event()
+            if isinstance(event, _Failed):
+                return  # already logged by _Call.run; the status was sent with the first chunk
+            if event["type"] != "http.response.body":
+                logger.error("ASGI app %r sent %r while streaming", name, event["type"])
+                return
+            more = bool(event.get("more_body", False))
+            chunk = bytes(event.get("body", b""))
+            if not more:
+                complete = True
+                if chunk:
+                    yield chunk
+                return
+            if chunk:
+                yield chunk
+    finally:
+        if not complete:
+            call.stop()
+            task.cancel()

@@ -1,0 +1,152 @@
+"""Read-only multi-maps for resource calls: HTTP headers (case-insensitive) and query strings.
+
+Header names are stored Go-canonical (``content-type`` → ``Content-Type``), because Plutono
+compares ``Content-Type`` and ``Set-Cookie`` case-sensitively (contract 2.4.4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from urllib.parse import parse_qsl
+
+__all__ = ("Headers", "HeadersInput", "QueryParams", "canonical_header_name")
+
+HeadersInput = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]]
+"""A mapping of names to one value or a list of values, or ``(name, value)`` pairs."""
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_REDACTED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+def canonical_header_name(name: str) -> str:
+    """Go's ``CanonicalMIMEHeaderKey``: ``x-foo-bar`` → ``X-Foo-Bar``.
+
+    Like Go, a name containing a character that is not allowed in a header name (a space, say)
+    is returned unchanged.
+
+    Example::
+
+        assert canonical_header_name("content-type") == "Content-Type"
+    """
+    if not _TOKEN.fullmatch(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+class _MultiMap(Mapping[str, str]):
+    """Ordered ``(name, value)`` pairs; the mapping view shows each name once, first value."""
+
+    __slots__ = ("_index", "_pairs")
+
+    _pairs: tuple[tuple[str, str], ...]
+    _index: dict[str, list[str]]
+
+    def _key(self, name: str) -> str:
+        return name
+
+    def _load(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._pairs = tuple(pairs)
+        self._index = {}
+        for name, value in self._pairs:
+            self._index.setdefault(self._key(name), []).append(value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._index[self._key(name)][0]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._key(name) in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for name, _ in self._pairs:
+            if self._key(name) not in seen:
+                seen.add(self._key(name))
+                yield name
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def getall(self, name: str) -> list[str]:
+        """Every value for ``name`` in order (an empty list if absent)."""
+        return list(self._index.get(self._key(name), ()))
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every ``(name, value)`` pair in order, repeated names included."""
+        return list(self._pairs)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _MultiMap):
+            return type(self) is type(other) and self._index == other._index
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Headers(_MultiMap):
+    """Immutable, case-insensitive HTTP headers; names are kept Go-canonical.
+
+    ``headers["content-type"]`` and ``headers.get("Content-Type")`` give the first value,
+    ``getall`` every value; ``as_lists()`` is the shape of the protobuf header map. The repr
+    hides ``Authorization`` and cookie values, so logging a request is safe.
+
+    Example::
+
+        headers = Headers({"content-type": "text/csv", "X-Tag": ["a", "b"]})
+        assert headers["Content-Type"] == "text/csv"
+        assert headers.getall("x-tag") == ["a", "b"]
+        assert list(headers) == ["Content-Type", "X-Tag"]
+    """
+
+    __slots__ = ()
+
+    def __init__(self, source: HeadersInput | None = None) -> None:
+        pairs: list[tuple[str, str]] = []
+        if isinstance(source, Mapping):
+            for name, values in source.items():
+                for value in [values] if isinstance(values, str) else values:
+                    pairs.append((canonical_header_name(name), value))
+        elif source is not None:
+            pairs = [(canonical_header_name(name), value) for name, value in source]
+        self._load(pairs)
+
+    def _key(self, name: str) -> str:
+        return name.lower()
+
+    def as_lists(self) -> dict[str, list[str]]:
+        """``{canonical name: [values]}``, the shape of ``CallResourceResponse.headers``."""
+        return {name: self.getall(name) for name in self}
+
+    def with_value(self, name: str, value: str) -> Headers:
+        """A copy where ``name`` has exactly one value, ``value``."""
+        return Headers([*self.without(name).multi_items(), (name, value)])
+
+    def without(self, name: str) -> Headers:
+        """A copy without any value for ``name``."""
+        key = name.lower()
+        return Headers([pair for pair in self._pairs if pair[0].lower() != key])
+
+    def __repr__(self) -> str:
+        shown = {
+            name: ["<redacted>"] if name.lower() in _REDACTED else self.getall(name)
+            for name in self
+        }
+        return f"Headers({shown!r})"
+
+
+class QueryParams(_MultiMap):
+    """The parsed query string (``a=1&a=2&b=``), read-only; names are case-sensitive.
+
+    Example::
+
+        query = QueryParams("tag=a&tag=b&limit=5")
+        assert query.get("limit") == "5" and query.getall("tag") == ["a", "b"]
+    """
+
+    __slots__ = ()
+
+    def __init__(self, raw: str = "") -> None:
+        self._load(parse_qsl(raw, keep_blank_values=True))
+
+    def __repr__(self) -> str:
+        return f"QueryParams({self.multi_items()!r})"

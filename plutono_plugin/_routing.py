@@ -1,0 +1,215 @@
+"""Route and mount definitions for :class:`~plutono_plugin.resource.ResourceRouter`.
+
+Everything is validated when it is created, so a bad registration fails at import time:
+a handler that is not ``async def``, a malformed path template, or path parameters that do not
+match the handler's parameters.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, NamedTuple
+
+from ._asgi import ASGIApp
+
+__all__ = ("Converter", "Mount", "ResourceHandler", "Route")
+
+ResourceHandler = Callable[..., Awaitable[Any]]
+"""An ``async def handler(request, **path_params)`` returning a response value."""
+
+
+class Converter(NamedTuple):
+    """Turns a path segment into the handler's annotated type (``ValueError`` if it cannot)."""
+
+    type_name: str
+    convert: Callable[[str], Any]
+
+
+def _parse_template(template: str) -> tuple[str, re.Pattern[str], list[str]]:
+    """``items/{item_id}`` → (normalised path, regex, parameter names); ValueError if malformed."""
+    path = template.strip("/")
+    pattern, names, position = "", [], 0
+    for match in re.finditer(r"{([^{}]*)}", path):
+        literal = path[position : match.start()]
+        if "{" in literal or "}" in literal:
+            raise ValueError(f"path template {template!r} has unbalanced braces")
+        name, _, kind = match.group(1).partition(":")
+        if not name.isidentifier():
+            raise ValueError(f"path template {template!r}: {name!r} is not a parameter name")
+        if kind not in ("", "str", "path"):
+            raise ValueError(
+                f"path template {template!r}: unknown kind {kind!r} for {name!r} "
+                "(use {name} or {name:path}; types come from the handler's annotations)"
+            )
+        if name in names:
+            raise ValueError(f"path template {template!r} repeats parameter {name!r}")
+        names.append(name)
+        pattern += re.escape(literal) + f"(?P<{name}>{'.*' if kind == 'path' else '[^/]+'})"
+        position = match.end()
+    if "{" in path[position:] or "}" in path[position:]:
+        raise ValueError(f"path template {template!r} has unbalanced braces")
+    pattern += re.escape(path[position:])
+    return path, re.compile(pattern), names
+
+
+def _to_int(raw: str) -> int:
+    if not re.fullmatch(r"[-+]?[0-9]+", raw):
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _to_bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_SIMPLE: dict[Any, Converter] = {
+    str: Converter("str", str),
+    int: Converter("int", _to_int),
+    float: Converter("float", float),
+    bool: Converter("bool", _to_bool),
+    uuid.UUID: Converter("UUID", uuid.UUID),
+}
+
+
+def _converter(annotation: Any, where: str) -> Converter:
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return _SIMPLE[str]
+    if annotation in _SIMPLE:
+        return _SIMPLE[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        enum_type = annotation
+
+        def to_enum(raw: str) -> Any:
+            for member in enum_type:
+                if str(member.value) == raw:
+                    return member
+            raise ValueError(raw)
+
+        values = ", ".join(repr(str(member.value)) for member in enum_type)
+        return Converter(f"one of {values}", to_enum)
+    raise TypeError(
+        f"{where}: unsupported path parameter type {annotation!r} "
+        "(use str, int, float, bool, uuid.UUID or an Enum)"
+    )
+
+
+def _check_signature(
+    handler: ResourceHandler, names: list[str], where: str
+) -> dict[str, Converter]:
+    try:
+        signature = inspect.signature(handler, eval_str=True)
+    except (NameError, TypeError, ValueError) as error:
+        raise TypeError(f"{where}: cannot read its signature ({error})") from None
+    parameters = list(signature.parameters.values())
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if not parameters or parameters[0].kind not in positional:
+        raise TypeError(f"{where} must take the ResourceRequest as its first positional parameter")
+    by_name = {parameter.name: parameter for parameter in parameters[1:]}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    converters: dict[str, Converter] = {}
+    for name in names:
+        parameter = by_name.get(name)
+        if parameter is None or parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
+            if not takes_any:
+                raise TypeError(f"{where} has no keyword parameter for path parameter {name!r}")
+            converters[name] = _SIMPLE[str]
+        else:
+            converters[name] = _converter(parameter.annotation, f"{where}, parameter {name!r}")
+    for parameter in parameters[1:]:
+        required = parameter.default is inspect.Parameter.empty and parameter.kind not in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        )
+        if required and parameter.name not in names:
+            raise TypeError(
+                f"{where}: parameter {parameter.name!r} is not a path parameter of the template"
+            )
+    return converters
+
+
+class Route:
+    """One handler for a path template and a set of methods, validated when created.
+
+    ``{name}`` matches one path segment, ``{name:path}`` the rest of the path (slashes
+    included). Parameter types come from the handler's annotations (``item_id: int``): ``str``
+    (the default), ``int``, ``float``, ``bool``, ``uuid.UUID`` or an ``Enum`` (by value). A route
+    for ``GET`` also answers ``HEAD`` (without a body).
+
+    Example::
+
+        async def get_item(request: ResourceRequest, item_id: int) -> dict[str, int]:
+            return {"id": item_id}
+
+        router = ResourceRouter([Route("items/{item_id}", get_item, methods=["GET"])])
+    """
+
+    __slots__ = ("converters", "handler", "methods", "name", "path", "pattern")
+
+    def __init__(
+        self,
+        path: str,
+        handler: ResourceHandler,
+        methods: Collection[str] = ("GET",),
+        name: str | None = None,
+    ) -> None:
+        label = getattr(handler, "__qualname__", repr(handler))
+        if not inspect.iscoroutinefunction(handler):
+            hint = " (it is an async generator: return ResourceResponse(gen()) instead)"
+            raise TypeError(
+                f"resource handler {label} must be an 'async def' function"
+                + (hint if inspect.isasyncgenfunction(handler) else "")
+            )
+        self.path, self.pattern, names = _parse_template(path)
+        listed = (methods,) if isinstance(methods, str) else tuple(methods)
+        if not listed or not all(re.fullmatch(r"[A-Za-z]+", method) for method in listed):
+            raise ValueError(f"route {path!r}: methods must be HTTP method names, got {listed!r}")
+        upper = {method.upper() for method in listed}
+        if "GET" in upper:
+            upper.add("HEAD")
+        self.methods: frozenset[str] = frozenset(upper)
+        self.handler = handler
+        self.name: str = name or label
+        where = f"resource handler {label} for {self.path!r}"
+        self.converters: Mapping[str, Converter] = _check_signature(handler, names, where)
+
+    def __repr__(self) -> str:
+        methods = ", ".join(sorted(self.methods))
+        return f"Route({self.path!r}, {self.name}, methods=[{methods}])"
+
+
+class Mount:
+    """An ASGI application serving every path under ``prefix`` (``""`` serves all paths).
+
+    The app's lifespan is not run per request; start what it needs in the plugin's lifespan.
+
+    Example::
+
+        router = ResourceRouter([Mount("api", starlette_app)])
+    """
+
+    __slots__ = ("app", "name", "prefix")
+
+    def __init__(self, prefix: str, app: ASGIApp, name: str | None = None) -> None:
+        self.prefix = prefix.strip("/")
+        if "{" in self.prefix or "}" in self.prefix:
+            raise ValueError(f"mount prefix {prefix!r} cannot contain path parameters")
+        if not callable(app):
+            raise TypeError(f"mount {self.prefix!r}: app must be an ASGI callable, got {app!r}")
+        self.app = app
+        self.name: str = name or f"asgi:{self.prefix}"
+
+    def __repr__(self) -> str:
+        return f"Mount({self.prefix!r}, {self.app!r})"
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` (no leading slash) lies under this mount."""
+        return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")

@@ -1,0 +1,470 @@
+"""Resources: the HTTP-like ``CallResource`` service, routed to async handlers or an ASGI app.
+
+Plutono forwards ``/api/datasources/<id>/resources/<path>`` and
+``/api/plugins/<id>/resources/<path>`` to the plugin (contract 2.4.4). This module is
+transport-free: the gRPC adapter builds a :class:`ResourceRequest`, awaits
+:meth:`ResourceRouter.dispatch` and sends the normalised :class:`ResourceResponse` (status and
+headers with the first chunk, later chunks alone).
+
+Host quirks handled here (contract 2.4.4): a status outside 100-599 can crash Plutono, so it is
+replaced by 500 and logged; header names are always Go-canonical (``Content-Type``), because the
+host checks ``Content-Type`` and ``Set-Cookie`` case-sensitively; every response carries a
+``Content-Type``; ``Set-Cookie`` is dropped (the host drops it anyway, we drop it visibly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+from ._asgi import ASGIApp, AsgiFailure, call_asgi
+from ._headers import Headers, HeadersInput, QueryParams, canonical_header_name
+from ._routing import Mount, ResourceHandler, Route
+from .context import RequestContext, User
+from .errors import ResourceError, describe_exception
+
+__all__ = (
+    "ASGI_CONTEXT_KEY",
+    "Headers",
+    "Mount",
+    "QueryParams",
+    "ResourceHandler",
+    "ResourceRequest",
+    "ResourceResponse",
+    "ResourceRouter",
+    "Route",
+    "canonical_header_name",
+)
+
+logger = logging.getLogger("plutono_plugin.resource")
+
+ASGI_CONTEXT_KEY = "plutono_plugin.context"
+"""Scope key under which a mounted ASGI app finds the call's :class:`RequestContext`."""
+
+_JSON = "application/json"
+_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ResourceRequest:
+    """One ``CallResource`` request as the host sends it.
+
+    ``path`` has no leading slash (``/api/datasources/1/resources/items/7`` arrives as
+    ``items/7``); ``url`` is ``path`` plus ``?`` and the raw query. ``Authorization`` is forwarded
+    by the host as-is; cookies are removed except the datasource's ``keepCookies``.
+
+    Example::
+
+        async def search(request: ResourceRequest) -> dict[str, object]:
+            limit = int(request.query.get("limit", "10"))
+            payload = request.json() if request.body else {}
+            return {"user": request.user.login if request.user else None, "limit": limit}
+    """
+
+    method: str
+    path: str
+    url: str = ""
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    context: RequestContext = field(default_factory=RequestContext)
+    path_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not self.url:
+            object.__setattr__(self, "url", self.path)
+
+    @cached_property
+    def query(self) -> QueryParams:
+        """The parsed query string (``get`` gives the first value, ``getall`` every value)."""
+        return QueryParams(self.url.partition("?")[2])
+
+    @property
+    def user(self) -> User | None:
+        """The signed-in Plutono user, if the host sent one."""
+        return self.context.user
+
+    def text(self) -> str:
+        """The body decoded with the ``Content-Type`` charset (UTF-8 by default)."""
+        charset = "utf-8"
+        for parameter in self.headers.get("Content-Type", "").split(";")[1:]:
+            key, _, value = parameter.strip().partition("=")
+            if key.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.body.decode(charset)
+        except (LookupError, UnicodeDecodeError) as error:
+            raise ResourceError(
+                f"request body is not {charset} text: {error}", status=400
+            ) from None
+
+    def json(self) -> Any:
+        """The body parsed as JSON; :class:`ResourceError` 400 naming the problem if it is not."""
+        if not self.body.strip():
+            raise ResourceError("request body is empty, expected JSON", status=400)
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ResourceError(f"request body is not valid JSON: {error}", status=400) from None
+
+
+class ResourceResponse:
+    r"""Status, headers and a body: ``bytes`` or an async iterable of chunks (a streamed body).
+
+    Handlers may also return a dict/list (JSON), ``str`` (text), ``bytes`` or an async iterator;
+    :meth:`ResourceRouter.dispatch` turns those into a response.
+
+    Example::
+
+        async def export(request: ResourceRequest) -> ResourceResponse:
+            async def rows() -> AsyncIterator[bytes]:
+                for index in range(3):
+                    yield f"{index}\n".encode()
+
+            return ResourceResponse(rows(), content_type="text/csv", headers={"X-Rows": "3"})
+
+        ResourceResponse.json({"error": "no such item"}, status=404)
+    """
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self,
+        body: bytes | AsyncIterable[bytes] = b"",
+        *,
+        status: int = 200,
+        headers: HeadersInput | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        if isinstance(body, bytearray | memoryview):
+            body = bytes(body)
+        elif not isinstance(body, bytes) and not hasattr(body, "__aiter__"):
+            raise TypeError(
+                f"response body must be bytes or an async iterable of bytes, "
+                f"not {type(body).__name__}"
+            )
+        self.status = status
+        self.headers = Headers(headers)
+        if content_type is not None:
+            self.headers = self.headers.with_value("Content-Type", content_type)
+        self.body: bytes | AsyncIterable[bytes] = body
+
+    @classmethod
+    def json(
+        cls, value: Any, *, status: int = 200, headers: HeadersInput | None = None
+    ) -> ResourceResponse:
+        """``value`` as compact UTF-8 JSON; ``TypeError``/``ValueError`` if it cannot be."""
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return cls(encoded.encode(), status=status, headers=headers, content_type=_JSON)
+
+    @classmethod
+    def text(
+        cls,
+        value: str,
+        *,
+        status: int = 200,
+        headers: HeadersInput | None = None,
+        content_type: str = "text/plain; charset=utf-8",
+    ) -> ResourceResponse:
+        """``value`` encoded as UTF-8 with a text content type."""
+        return cls(value.encode(), status=status, headers=headers, content_type=content_type)
+
+    @property
+    def streaming(self) -> bool:
+        """True when the body is an async iterable of chunks."""
+        return not isinstance(self.body, bytes)
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        """The body as chunks: one for a ``bytes`` body (possibly empty), else each chunk.
+
+        A response from :meth:`ResourceRouter.dispatch` always yields at least one chunk, so
+        the first ``CallResourceResponse`` (status and headers) always has a body to carry.
+        """
+        if isinstance(self.body, bytes):
+            yield self.body
+        else:
+            async for chunk in self.body:
+                yield chunk
+
+    async def aclose(self) -> None:
+        """Close a streamed body that will not be read to the end (e.g. the client left)."""
+        close = getattr(self.body, "aclose", None)
+        if close is not None:
+            await close()
+
+    def __repr__(self) -> str:
+        body = f"<{len(self.body)} bytes>" if isinstance(self.body, bytes) else "<stream>"
+        return f"ResourceResponse(status={self.status}, headers={self.headers!r}, body={body})"
+
+
+def _error(status: int, message: str) -> ResourceResponse:
+    return ResourceResponse.json({"error": message}, status=status)
+
+
+class ResourceRouter:
+    """Routes resource calls to async handlers and mounted ASGI apps (first match wins).
+
+    Example::
+
+        router = ResourceRouter()
+
+        async def get_item(request: ResourceRequest, item_id: int) -> dict[str, int]:
+            return {"id": item_id}
+
+        router.add_route("items/{item_id}", get_item, methods=["GET"])
+        router.mount_asgi("api", starlette_app)
+        response = await router.dispatch(ResourceRequest("GET", "items/7"))
+        assert response.status == 200 and response.body == b'{"id":7}'
+    """
+
+    def __init__(self, routes: Collection[Route | Mount] = ()) -> None:
+        self._entries: list[Route | Mount] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._set_cookie_warned: set[str] = set()
+        for entry in routes:
+            self._add(entry)
+
+    @property
+    def routes(self) -> tuple[Route | Mount, ...]:
+        """The registered routes and mounts in matching order."""
+        return tuple(self._entries)
+
+    def _add(self, entry: Route | Mount) -> None:
+        for other in self._entries:
+            if isinstance(entry, Route) and isinstance(other, Route):
+                clash = entry.path == other.path and entry.methods & other.methods - {"HEAD"}
+                if clash:
+                    methods = ", ".join(sorted(entry.methods & other.methods))
+                    raise ValueError(f"route {entry.path!r} already has a handler for {methods}")
+            if (
+                isinstance(entry, Mount)
+                and isinstance(other, Mount)
+                and entry.prefix == other.prefix
+            ):
+                raise ValueError(f"an ASGI app is already mounted at {entry.prefix!r}")
+        self._entries.append(entry)
+
+    def add_route(
+        self,
+        path: str,
+        handler: ResourceHandler,
+        *,
+        methods: Collection[str] = ("GET",),
+        name: str | None = None,
+    ) -> None:
+        """Register ``handler`` for ``path``; ``TypeError``/``ValueError`` if it is invalid."""
+        self._add(Route(path, handler, methods, name))
+
+    def route(
+        self, path: str, *, methods: Collection[str] = ("GET",), name: str | None = None
+    ) -> Callable[[ResourceHandler], ResourceHandler]:
+        """Decorator form of :meth:`add_route`; returns the handler unchanged."""
+
+        def register(handler: ResourceHandler) -> ResourceHandler:
+            self.add_route(path, handler, methods=methods, name=name)
+            return handler
+
+        return register
+
+    def mount_asgi(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> None:
+        """Serve every path under ``prefix`` with the ASGI ``app`` (its lifespan is not run)."""
+        self._add(Mount(prefix, app, name))
+
+    async def aclose(self) -> None:
+        """Cancel ASGI app tasks still running after their response (background tasks)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def dispatch(self, request: ResourceRequest) -> ResourceResponse:
+        """Answer ``request``: never raises for handler errors, always a valid, normalised response.
+
+        Unknown path → 404, known path with another method → 405 with ``Allow``, both JSON;
+        :class:`ResourceError` → its status with ``{"error": message}``; any other exception →
+        logged with its traceback and answered 500 ``{"error": "<Type>: <message>"}``.
+        """
+        path = request.path.strip("/")
+        method = request.method.upper()
+        allowed: set[str] = set()
+        for entry in self._entries:
+            if isinstance(entry, Mount):
+                if entry.matches(path):
+                    return await self._call_mount(entry, request)
+                continue
+            match = entry.pattern.fullmatch(path)
+            if match is None:
+                continue
+            if method not in entry.methods:
+                allowed |= entry.methods
+                continue
+            response = await self._call_route(entry, request, match.groupdict())
+            if method == "HEAD":
+                await response.aclose()
+                response.body = b""
+            return response
+        if allowed:
+            response = _error(405, f"method {method} not allowed for '{path}'")
+            response.headers = response.headers.with_value("Allow", ", ".join(sorted(allowed)))
+            return response
+        return _error(404, f"no resource at '{path}'")
+
+    async def _call_route(
+        self, route: Route, request: ResourceRequest, raw: dict[str, str]
+    ) -> ResourceResponse:
+        values: dict[str, Any] = {}
+        for name, text in raw.items():
+            converter = route.converters[name]
+            try:
+                values[name] = converter.convert(text)
+            except ValueError:
+                message = f"path parameter {name!r} must be {converter.type_name}, got {text!r}"
+                return _error(422, message)
+        request = dataclasses.replace(request, path_params=MappingProxyType(values))
+        try:
+            result = await route.handler(request, **values)
+        except ResourceError as error:
+            return await self._finish(_error(error.status, error.message), route.name)
+        except Exception as error:
+            return _crash(error, route.name)
+        return await self._finish(result, route.name)
+
+    async def _call_mount(self, mount: Mount, request: ResourceRequest) -> ResourceResponse:
+        name = mount.name
+        sub_path = request.path.lstrip("/")[len(mount.prefix) :].lstrip("/")
+        root_path = f"/{mount.prefix}" if mount.prefix else ""
+        forwarded = request.headers.getall("X-Forwarded-For")
+        client_ip = forwarded[-1].split(",")[-1].strip() if forwarded else ""
+        try:
+            result = await call_asgi(
+                mount.app,
+                name=name,
+                method=request.method.upper(),
+                root_path=root_path,
+                path=f"{root_path}/{sub_path}",
+                query_string=request.url.partition("?")[2].encode(),
+                headers=list(request.headers.multi_items()),
+                body=request.body,
+                client=(client_ip, 0) if client_ip else None,
+                extra_scope={ASGI_CONTEXT_KEY: request.context},
+                tasks=self._tasks,
+            )
+        except AsgiFailure as error:
+            logger.error("ASGI app %r gave no response: %s", name, error)
+            return _error(500, str(error))
+        response = ResourceResponse(result.body, status=result.status, headers=result.headers)
+        return await self._finish(response, name)
+
+    async def _finish(self, result: object, route: str) -> ResourceResponse:
+        """Turn a handler's return value into a response the host can send safely."""
+        try:
+            response = _to_response(result)
+        except (TypeError, ValueError) as error:
+            logger.error("resource route %r returned an unusable value: %s", route, error)
+            return _error(500, f"handler returned an unusable value: {error}")
+        status = response.status
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            # contract 2.4.4 / 7.1: net/http panics on such a code in an unrecovered goroutine.
+            logger.error(
+                "resource route %r returned invalid HTTP status %r; answering 500 instead",
+                route,
+                status,
+            )
+            await response.aclose()
+            return _error(500, f"handler returned invalid HTTP status {status!r}")
+        headers = response.headers
+        if "Set-Cookie" in headers:
+            # The host drops a header named exactly Set-Cookie (contract 2.4.4); drop it visibly.
+            if route not in self._set_cookie_warned:
+                self._set_cookie_warned.add(route)
+                logger.warning("resource route %r set cookies; Plutono drops Set-Cookie", route)
+            headers = headers.without("Set-Cookie")
+        if "Content-Type" not in headers:
+            headers = headers.with_value("Content-Type", _DEFAULT_CONTENT_TYPE)
+        body: bytes | AsyncIterable[bytes] = response.body
+        if not isinstance(body, bytes):
+            primed = await _prime(body, route)
+            if isinstance(primed, ResourceResponse):
+                return await self._finish(primed, route)  # a bytes body: no further priming
+            body = primed
+        return ResourceResponse(body, status=status, headers=headers)
+
+
+def _crash(error: Exception, route: str) -> ResourceResponse:
+    logger.error("resource route %r failed", route, exc_info=error)
+    return _error(500, describe_exception(error))
+
+
+def _to_response(result: object) -> ResourceResponse:
+    if isinstance(result, ResourceResponse):
+        return result
+    if isinstance(result, dict | list):
+        return ResourceResponse.json(result)
+    if isinstance(result, str):
+        return ResourceResponse.text(result)
+    if isinstance(result, bytes | bytearray | memoryview):
+        return ResourceResponse(bytes(result), content_type=_DEFAULT_CONTENT_TYPE)
+    if result is None:
+        return ResourceResponse(status=204, content_type=_JSON)
+    if hasattr(result, "__aiter__"):
+        return ResourceResponse(result, content_type=_DEFAULT_CONTENT_TYPE)
+    raise TypeError(
+        f"{type(result).__name__} is not a ResourceResponse, dict, list, str, bytes, "
+        "None or async iterator"
+    )
+
+
+def _chunk(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    raise TypeError(f"a streamed body yielded {type(value).__name__}, expected bytes or str")
+
+
+async def _prime(
+    body: AsyncIterable[Any], route: str
+) -> bytes | AsyncIterator[bytes] | ResourceResponse:
+    """Fetch the first chunk so that a failure before any byte still gets a proper status."""
+    iterator = aiter(body)
+    try:
+        first = _chunk(await anext(iterator))
+    except StopAsyncIteration:
+        return b""
+    except ResourceError as error:
+        await _close(iterator)
+        return _error(error.status, error.message)
+    except Exception as error:
+        await _close(iterator)
+        return _crash(error, route)
+    return _guarded(iterator, first, route)
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:
+            logger.exception("closing the streamed body failed")
+
+
+async def _guarded(iterator: AsyncIterator[Any], first: bytes, route: str) -> AsyncIterator[bytes]:
+    """Yield the chunks; an error after the first one is logged and ends the stream.
+
+    The status and headers already went out with the first chunk, so they cannot change.
+    """
+    try:
+        yield first
+        async for value in iterator:
+            yield _chunk(value)
+    except Exception:
+        logger.exception("resource route %r failed while streaming; ending the body early", route)
+    finally:
+        await _close(iterator)
