@@ -188,12 +188,42 @@ func (s *server) wait(job int, timeoutMS int64) reply {
 	}
 }
 
+// shutdown kills the plugin, but gives up after a while so that a host
+// stuck in a command (e.g. a handshake holding the plugin lock) still exits.
+func (s *server) shutdown() reply {
+	done := make(chan reply, 1)
+	go func() { done <- s.plugin.kill() }()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(10 * time.Second):
+		return reply{"ok": false, "error": "quit: killing the plugin did not finish within 10 s"}
+	}
+}
+
 func main() {
 	s := &server{
 		plugin: &managedPlugin{logger: newRecordingLogger(stderrEcho)},
 		out:    json.NewEncoder(os.Stdout),
 		jobs:   map[int]chan reply{},
 	}
+	// Commands run one at a time on a worker goroutine, in order; the reader
+	// stays free so that "quit" and end of input work even while a command
+	// hangs (the Python side's per-command timeout then closes the host).
+	type queued struct {
+		cmd  command
+		line []byte
+	}
+	work := make(chan queued, 64)
+	go func() {
+		for q := range work {
+			if q.cmd.Background {
+				s.write(reply{"ok": true, "job": s.background(q.cmd.Cmd, q.line)}, q.cmd.ID)
+				continue
+			}
+			s.write(s.dispatch(q.cmd.Cmd, q.line), q.cmd.ID)
+		}
+	}()
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 64<<20)
 	for in.Scan() {
@@ -207,16 +237,11 @@ func main() {
 			continue
 		}
 		if c.Cmd == "quit" {
-			r := s.plugin.kill()
-			s.write(r, c.ID)
+			s.write(s.shutdown(), c.ID)
 			return
 		}
-		if c.Background {
-			s.write(reply{"ok": true, "job": s.background(c.Cmd, line)}, c.ID)
-			continue
-		}
-		s.write(s.dispatch(c.Cmd, line), c.ID)
+		work <- queued{cmd: c, line: line}
 	}
 	// stdin closed (the test process went away): never leak the plugin.
-	s.plugin.kill()
+	s.shutdown()
 }

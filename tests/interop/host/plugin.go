@@ -346,6 +346,7 @@ func (p *managedPlugin) watch(enable bool) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stopWatch = cancel
+	pluginID := p.opts.PluginID
 	go func() {
 		ticker := time.NewTicker(time.Second)
 		defer ticker.Stop()
@@ -361,7 +362,7 @@ func (p *managedPlugin) watch(enable bool) {
 			if !exited || ctx.Err() != nil {
 				continue
 			}
-			p.logger.Debug("Restarting plugin", "pluginId", p.opts.PluginID)
+			p.logger.Debug("Restarting plugin", "pluginId", pluginID)
 			err := p.start()
 			p.mu.Lock()
 			if err != nil {
@@ -371,9 +372,9 @@ func (p *managedPlugin) watch(enable bool) {
 			}
 			p.mu.Unlock()
 			if err != nil {
-				p.logger.Error("Failed to restart plugin", "pluginId", p.opts.PluginID, "error", err)
+				p.logger.Error("Failed to restart plugin", "pluginId", pluginID, "error", err)
 			} else {
-				p.logger.Debug("Plugin restarted", "pluginId", p.opts.PluginID)
+				p.logger.Debug("Plugin restarted", "pluginId", pluginID)
 			}
 		}
 	}()
