@@ -103,7 +103,7 @@ func check(path string) frameOut {
 	for _, field := range frame.Fields {
 		converted := fieldOut{
 			Name:     field.Name,
-			Type:     field.Type().ItemTypeString(),
+			Type:     goType(field.Type()),
 			Nullable: field.Nullable(),
 			Labels:   field.Labels,
 			Values:   make([]interface{}, field.Len()),
@@ -127,6 +127,12 @@ func check(path string) frameOut {
 		result.Series = series
 	}
 	return result
+}
+
+// goType names the Go element type (e.g. "*uint8", "time.Time"); the SDK's own
+// ItemTypeString misspells the unsigned types in v0.88.0.
+func goType(fieldType data.FieldType) string {
+	return fmt.Sprintf("%T", data.NewFieldFromFieldType(fieldType, 1).At(0))
 }
 
 func marshal(value interface{}) json.RawMessage {
