@@ -1,4 +1,4 @@
-"""What the dev host reads from a plugin process: the handshake line and the stderr log lines.
+"""What the dev host reads from a plugin: ``plugin.json``, the handshake line, stderr log lines.
 
 Both parsers follow go-plugin v1.4.0's client (``client.go`` ``Start``, ``log_entry.go``) so that
 a plugin the dev host accepts is one Plutono accepts, and they name every difference that would
@@ -8,19 +8,26 @@ break or silently degrade the plugin under Plutono.
 from __future__ import annotations
 
 import json
+import os
+import platform
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
-from .errors import HandshakeError
+from .errors import ConfigurationError, HandshakeError
 
 __all__ = (
     "LOG_LEVELS",
     "Handshake",
     "LogRecord",
+    "PluginManifest",
+    "executable_path",
     "parse_handshake",
     "parse_log_line",
+    "read_manifest",
     "tcp_host_port",
 )
 
@@ -204,3 +211,61 @@ def parse_log_line(line: str) -> tuple[LogRecord, str | None]:
     fields = {k: v for k, v in entry.items() if k not in ("@message", "@level", "@timestamp")}
     message = str(entry.get("@message", ""))
     return LogRecord(level, message, timestamp, fields, line), None
+
+
+_GOOS: Final = {"linux": "linux", "darwin": "darwin", "win32": "windows"}
+_GOARCH: Final = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "i386": "386",
+    "i686": "386",
+    "armv7l": "arm",
+    "armv6l": "arm",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PluginManifest:
+    """The parts of ``plugin.json`` that decide how a backend plugin is started (contract 2.1)."""
+
+    directory: Path
+    id: str
+    type: str
+    executable: str
+    name: str = ""
+
+
+def read_manifest(plugin_dir: str | os.PathLike[str]) -> PluginManifest:
+    """Read ``<plugin_dir>/plugin.json``; :class:`ConfigurationError` says what is missing."""
+    directory = Path(plugin_dir)
+    path = directory / "plugin.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path} does not exist: not a plugin directory") from None
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path} must hold a JSON object")
+    for key in ("id", "type"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ConfigurationError(f"{path} has no {key!r} (Plutono requires id and type)")
+    if data.get("backend") is not True:
+        raise ConfigurationError(f'{path} does not declare "backend": true')
+    executable = data.get("executable")
+    if not isinstance(executable, str) or not executable:
+        raise ConfigurationError(f'{path} has no "executable" name for the backend')
+    return PluginManifest(
+        directory, data["id"], data["type"], executable, str(data.get("name", ""))
+    )
+
+
+def executable_path(manifest: PluginManifest) -> Path:
+    """``<dir>/<executable>_<goos>_<goarch>[.exe]`` as Plutono composes it (contract 2.1)."""
+    goos = _GOOS.get(sys.platform, sys.platform)
+    machine = platform.machine()
+    goarch = _GOARCH.get(machine.lower(), machine.lower())
+    suffix = ".exe" if goos == "windows" else ""
+    return manifest.directory / f"{manifest.executable}_{goos}_{goarch}{suffix}"

@@ -25,21 +25,28 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._host_process import PluginExitedError, PluginProcess, plugin_environment
 from ._host_proto import DEFAULT_TIME_RANGE, TimeLike, data_query, default_context
 from ._host_proto import plugin_context_to_proto as _context_to_proto
-from ._host_wire import Handshake, LogRecord, parse_handshake, parse_log_line
+from ._host_wire import (
+    Handshake,
+    LogRecord,
+    PluginManifest,
+    executable_path,
+    parse_handshake,
+    parse_log_line,
+    read_manifest,
+)
 from .context import AppSettings, DataSourceSettings, PluginContext, Secrets
-from .errors import ConfigurationError, HandshakeError
+from .errors import HandshakeError
 
 if TYPE_CHECKING:
     from .frame import Frame
@@ -64,63 +71,6 @@ __all__ = (
     "read_manifest",
     "target",
 )
-
-_GOOS: Final = {"linux": "linux", "darwin": "darwin", "win32": "windows"}
-_GOARCH: Final = {
-    "x86_64": "amd64",
-    "amd64": "amd64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "i386": "386",
-    "i686": "386",
-    "armv7l": "arm",
-    "armv6l": "arm",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class PluginManifest:
-    """The parts of ``plugin.json`` that decide how a backend plugin is started (contract 2.1)."""
-
-    directory: Path
-    id: str
-    type: str
-    executable: str
-    name: str = ""
-
-
-def read_manifest(plugin_dir: str | os.PathLike[str]) -> PluginManifest:
-    """Read ``<plugin_dir>/plugin.json``; :class:`ConfigurationError` says what is missing."""
-    directory = Path(plugin_dir)
-    path = directory / "plugin.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path} does not exist: not a plugin directory") from None
-    except (OSError, ValueError) as error:
-        raise ConfigurationError(f"cannot read {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{path} must hold a JSON object")
-    for key in ("id", "type"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise ConfigurationError(f"{path} has no {key!r} (Plutono requires id and type)")
-    if data.get("backend") is not True:
-        raise ConfigurationError(f'{path} does not declare "backend": true')
-    executable = data.get("executable")
-    if not isinstance(executable, str) or not executable:
-        raise ConfigurationError(f'{path} has no "executable" name for the backend')
-    return PluginManifest(
-        directory, data["id"], data["type"], executable, str(data.get("name", ""))
-    )
-
-
-def executable_path(manifest: PluginManifest) -> Path:
-    """``<dir>/<executable>_<goos>_<goarch>[.exe]`` as Plutono composes it (contract 2.1)."""
-    goos = _GOOS.get(sys.platform, sys.platform)
-    machine = platform.machine()
-    goarch = _GOARCH.get(machine.lower(), machine.lower())
-    suffix = ".exe" if goos == "windows" else ""
-    return manifest.directory / f"{manifest.executable}_{goos}_{goarch}{suffix}"
 
 
 def target(ref_id: str = "A", *, query_type: str = "", **model: Any) -> dict[str, Any]:
@@ -300,6 +250,16 @@ class PluginHost:
     def problems(self) -> list[str]:
         """Things Plutono would handle badly: crashing log lines, stdout noise, bad statuses."""
         return self._process.problems
+
+    @property
+    def executable(self) -> Path:
+        """The file that was executed (``<executable>_<os>_<arch>``)."""
+        return self._process.executable
+
+    @property
+    def cwd(self) -> str:
+        """The plugin's working directory (a fresh temporary one unless given)."""
+        return self._process.cwd
 
     @property
     def environment(self) -> dict[str, str]:
