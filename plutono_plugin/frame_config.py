@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
@@ -215,7 +215,7 @@ class ThresholdsConfig:
     """Threshold steps, absolute or in percent."""
 
     mode: ThresholdsMode = "absolute"
-    steps: tuple[Threshold, ...] = ()
+    steps: Sequence[Threshold] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in get_args(ThresholdsMode):
@@ -272,11 +272,11 @@ class FieldConfig:
     decimals: int | None = None
     min: float | None = None
     max: float | None = None
-    mappings: tuple[ValueMapping, ...] = ()
+    mappings: Sequence[ValueMapping] = ()
     thresholds: ThresholdsConfig | None = None
     color: Mapping[str, Any] | None = None
     null_value_mode: NullValueMode | None = None
-    links: tuple[DataLink, ...] = ()
+    links: Sequence[DataLink] = ()
     no_value: str = ""
     custom: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)

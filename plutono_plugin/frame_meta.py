@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -123,8 +123,8 @@ class FrameMeta:
     path: str = ""
     path_separator: str = ""
     custom: Any = None
-    stats: tuple[QueryStat, ...] = ()
-    notices: tuple[Notice, ...] = ()
+    stats: Sequence[QueryStat] = ()
+    notices: Sequence[Notice] = ()
     preferred_visualisation_type: str = ""
     executed_query_string: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -172,10 +172,6 @@ def _go_config(config: FieldConfig | None) -> FieldConfig | None:
     """
     if config is None:
         return None
-    limits = {
-        key: None if value is None or math.isnan(value) else value
-        for key, value in (("min", config.min), ("max", config.max))
-    }
     thresholds = config.thresholds
     if thresholds is not None:
         steps = [
@@ -183,7 +179,13 @@ def _go_config(config: FieldConfig | None) -> FieldConfig | None:
             for step in thresholds.steps
         ]
         thresholds = dataclasses.replace(thresholds, steps=tuple(steps))
-    return dataclasses.replace(config, extra={}, thresholds=thresholds, **limits)
+    return dataclasses.replace(
+        config, extra={}, thresholds=thresholds, min=_not_nan(config.min), max=_not_nan(config.max)
+    )
+
+
+def _not_nan(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
 
 
 @pytest.fixture(scope="session")
