@@ -18,7 +18,14 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -180,7 +187,7 @@ class ResourceResponse:
         """True when the body is an async iterable of chunks."""
         return not isinstance(self.body, bytes)
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    async def iter_chunks(self) -> AsyncGenerator[bytes, None]:
         """The body as chunks: one for a ``bytes`` body (possibly empty), else each chunk.
 
         A response from :meth:`ResourceRouter.dispatch` always yields at least one chunk, so
