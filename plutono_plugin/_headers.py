@@ -7,7 +7,7 @@ compares ``Content-Type`` and ``Set-Cookie`` case-sensitively (contract 2.4.4).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
 __all__ = ("Headers", "HeadersInput", "QueryParams", "canonical_header_name")
@@ -34,8 +34,29 @@ def canonical_header_name(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+class _PairsView(ItemsView[str, str]):
+    """``items()`` of a multi-map: every pair in order, repeated names included."""
+
+    _mapping: _MultiMap
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._mapping.multi_items())
+
+    def __len__(self) -> int:
+        return len(self._mapping.multi_items())
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str):
+            return False
+        return item[1] in self._mapping.getall(item[0])
+
+
 class _MultiMap(Mapping[str, str]):
-    """Ordered ``(name, value)`` pairs; the mapping view shows each name once, first value."""
+    """Ordered ``(name, value)`` pairs.
+
+    Like Starlette's and multidict's headers, ``items()`` yields every pair (repeated names
+    included), while keys, ``len`` and ``map[name]`` see each name once with its first value.
+    """
 
     __slots__ = ("_index", "_pairs")
 
@@ -70,6 +91,10 @@ class _MultiMap(Mapping[str, str]):
     def getall(self, name: str) -> list[str]:
         """Every value for ``name`` in order (an empty list if absent)."""
         return list(self._index.get(self._key(name), ()))
+
+    def items(self) -> ItemsView[str, str]:
+        """Every ``(name, value)`` pair in order, repeated names included."""
+        return _PairsView(self)
 
     def multi_items(self) -> list[tuple[str, str]]:
         """Every ``(name, value)`` pair in order, repeated names included."""

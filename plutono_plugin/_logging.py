@@ -37,6 +37,7 @@ _RECORD_ATTRIBUTES = frozenset(
     | {"message", "asctime", "taskName"}
 )
 _TRUNCATED = "…[truncated]"
+_CHATTY_LIBRARIES = ("asyncio", "grpclib", "h2", "hpack")
 
 logging.addLevelName(TRACE, "TRACE")
 
@@ -187,6 +188,13 @@ def configure_logging(level: str, stream: IO[str] | None = None) -> logging.Hand
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(_PYTHON_LEVELS.get(level, logging.DEBUG))
+    threshold = _PYTHON_LEVELS.get(level, logging.DEBUG)
+    root.setLevel(threshold)
+    # The transport's own debug output (every HTTP/2 frame and header) drowns the plugin's
+    # records and costs time on every call; it shows at ``trace`` only.
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(
+            threshold if threshold <= TRACE else max(threshold, logging.INFO)
+        )
     logging.captureWarnings(True)
     return handler

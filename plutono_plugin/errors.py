@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = (
     "ConfigurationError",
+    "describe_exception",
     "FrameError",
     "HandshakeError",
     "InstanceError",
@@ -110,3 +111,15 @@ class InstanceError(PluginError):
 
     def __repr__(self) -> str:
         return f"InstanceError({self.message!r}, datasource_id={self.datasource_id!r})"
+
+
+def describe_exception(error: BaseException) -> str:
+    """The text a caller sees for a handler's exception: its message, no traceback.
+
+    A :class:`PluginError` shows its message alone (raised on purpose, worded for users); any
+    other exception shows its type too (``KeyError: 'x'``), since its message alone may say little.
+    """
+    if isinstance(error, PluginError):
+        return error.message
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -444,6 +444,9 @@ async def _prime(
         first = _chunk(await anext(iterator))
     except StopAsyncIteration:
         return b""
+    except asyncio.CancelledError:
+        await _close(iterator)
+        raise
     except ResourceError as error:
         await _close(iterator)
         return _error(error.status, error.message)

@@ -1,0 +1,176 @@
+"""Match a handler's parameters to what the framework can pass, once, at registration.
+
+A handler declares what it wants by annotation: the :class:`~plutono_plugin.query.Query`, the
+:class:`~plutono_plugin.context.RequestContext`, or a dataclass / pydantic model that the query
+JSON is decoded into. Unannotated parameters are taken positionally (input first, context second).
+Everything is checked when the route is added, so a mistake fails at import time, not per call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from .context import RequestContext
+
+__all__ = ("Binding", "ModelError", "bind_handler", "decode_model", "is_model_type")
+
+Slot = Literal["input", "context", "model"]
+
+
+class ModelError(ValueError):
+    """The query JSON does not fit the handler's model; the message names the field."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Binding:
+    """How to call one handler: parameter name → what to pass."""
+
+    slots: Mapping[str, Slot]
+    model: type[Any] | None
+
+    def arguments(self, value: object, context: RequestContext, model: object) -> dict[str, Any]:
+        """Keyword arguments for one call."""
+        source = {"input": value, "context": context, "model": model}
+        return {name: source[slot] for name, slot in self.slots.items()}
+
+
+def is_model_type(annotation: object) -> bool:
+    """True for a dataclass type or a pydantic ``BaseModel`` subclass."""
+    if not isinstance(annotation, type):
+        return False
+    return dataclasses.is_dataclass(annotation) or hasattr(annotation, "model_validate")
+
+
+def bind_handler(
+    handler: Callable[..., Any],
+    *,
+    kind: str,
+    input_types: tuple[object, ...],
+    allow_model: bool,
+) -> Binding:
+    """Check ``handler`` and work out its :class:`Binding`; ``TypeError`` names any problem."""
+    name = getattr(handler, "__qualname__", repr(handler))
+    if not inspect.iscoroutinefunction(handler):
+        raise TypeError(f"{kind} handler {name} must be an 'async def' function")
+    try:
+        hints = typing.get_type_hints(handler)
+    except Exception as error:
+        raise TypeError(f"{kind} handler {name}: cannot resolve annotations ({error})") from None
+    slots: dict[str, Slot] = {}
+    model: type[Any] | None = None
+    positional: list[str] = []
+    for parameter in inspect.signature(handler).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise TypeError(f"{kind} handler {name}: *args/**kwargs are not supported")
+        annotation = hints.get(parameter.name, inspect.Parameter.empty)
+        if annotation is inspect.Parameter.empty:
+            positional.append(parameter.name)
+        elif annotation in input_types or typing.get_origin(annotation) in input_types:
+            slots[parameter.name] = "input"
+        elif annotation is RequestContext:
+            slots[parameter.name] = "context"
+        elif allow_model and is_model_type(annotation):
+            if model is not None:
+                raise TypeError(f"{kind} handler {name}: more than one model parameter")
+            slots[parameter.name] = "model"
+            model = annotation
+        elif parameter.default is not inspect.Parameter.empty:
+            continue
+        else:
+            raise TypeError(
+                f"{kind} handler {name}: parameter {parameter.name!r} has annotation "
+                f"{annotation!r}, which the framework cannot provide"
+            )
+    for parameter_name in positional:
+        free = [slot for slot in ("input", "context") if slot not in slots.values()]
+        if not free:
+            raise TypeError(f"{kind} handler {name}: unexpected parameter {parameter_name!r}")
+        slots[parameter_name] = free[0]  # type: ignore[assignment]
+    return Binding(slots=types.MappingProxyType(slots), model=model)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+_SIMPLE: dict[object, tuple[type, ...]] = {
+    int: (int,),
+    float: (int, float),
+    str: (str,),
+    bool: (bool,),
+    list: (list,),
+    dict: (dict,),
+}
+
+
+def _check_value(field_name: str, annotation: object, value: object) -> None:
+    origin = typing.get_origin(annotation) or annotation
+    arguments = typing.get_args(annotation)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in arguments:
+            return
+        for option in arguments:
+            try:
+                _check_value(field_name, option, value)
+            except ModelError:
+                continue
+            return
+        raise ModelError(f"field {field_name!r}: {value!r} does not match {annotation}")
+    allowed = _SIMPLE.get(origin)
+    if allowed is None:
+        return  # types we do not check are passed through as decoded
+    if isinstance(value, bool) and bool not in allowed:
+        raise ModelError(f"field {field_name!r}: expected {origin.__name__}, got a boolean")  # type: ignore[union-attr]
+    if not isinstance(value, allowed):
+        expected = getattr(origin, "__name__", str(origin))
+        raise ModelError(f"field {field_name!r}: expected {expected}, got {type(value).__name__}")
+
+
+def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
+    """Build ``model`` from query JSON; unknown keys (refId, datasource, ...) are ignored.
+
+    Dataclass fields match a JSON key of the same name or its camelCase form
+    (``duration_ms`` ↔ ``durationMs``); simple annotations (int, float, str, bool, list, dict,
+    optionals) are checked. Pydantic models use ``model_validate``.
+    """
+    if hasattr(model, "model_validate"):
+        try:
+            return model.model_validate(dict(data))
+        except ValueError as error:
+            problems = getattr(error, "errors", None)
+            if callable(problems):
+                details = "; ".join(
+                    f"field {'.'.join(str(part) for part in item.get('loc', ()))!r}: "
+                    f"{item.get('msg', '')}"
+                    for item in problems()
+                )
+                raise ModelError(details) from None
+            raise ModelError(str(error)) from None
+    hints = typing.get_type_hints(model)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(model):
+        if not field.init:
+            continue
+        for key in (field.name, _camel(field.name)):
+            if key in data:
+                _check_value(key, hints.get(field.name, Any), data[key])
+                values[field.name] = data[key]
+                break
+        else:
+            if (
+                field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING
+            ):
+                raise ModelError(f"field {field.name!r} is required")
+    try:
+        return model(**values)
+    except (TypeError, ValueError) as error:
+        raise ModelError(str(error)) from None
+
+

@@ -1,0 +1,135 @@
+"""Health and metrics: the ``pluginv2.Diagnostics`` service, transport-free.
+
+``CheckHealth`` backs the datasource page's "Save & Test" button: HTTP 200 iff the status is
+``OK``, else 503, with ``message`` shown to the user and ``details`` (a JSON object) returned
+as-is (contract 2.4.5). ``CollectMetrics`` returns Prometheus text for
+``GET /api/plugins/<id>/metrics`` (contract 2.4.6).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from ._binding import bind_handler
+from .context import RequestContext
+from .errors import describe_exception
+
+__all__ = (
+    "HealthCheckHandler",
+    "HealthResult",
+    "HealthStatus",
+    "collect_metrics",
+    "run_health_check",
+)
+
+_log = logging.getLogger("plutono_plugin.diagnostics")
+
+
+class HealthStatus(enum.IntEnum):
+    """``CheckHealthResponse.HealthStatus`` (contract 3.1)."""
+
+    UNKNOWN = 0
+    OK = 1
+    ERROR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class HealthResult:
+    """A health check's answer.
+
+    Example::
+
+        @plugin.check_health
+        async def health(context: RequestContext) -> HealthResult:
+            if not context.datasource or not context.datasource.url:
+                return HealthResult.error("set the URL of the upstream")
+            return HealthResult.ok("upstream reachable", details={"version": "1.2"})
+    """
+
+    status: HealthStatus = HealthStatus.OK
+    message: str = ""
+    details: Mapping[str, Any] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, HealthStatus):
+            # a plain int from a caller that ignored the annotation
+            object.__setattr__(self, "status", HealthStatus(self.status))  # type: ignore[unreachable]
+        if self.details is not None:
+            if not isinstance(self.details, Mapping):
+                raise TypeError(
+                    "health details must be a JSON object (a mapping), got "
+                    f"{type(self.details).__name__} (contract 2.4.5)"
+                )
+            try:
+                json.dumps(self.details, allow_nan=False)
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"health details are not JSON-serialisable: {error}") from None
+
+    @classmethod
+    def ok(cls, message: str = "", *, details: Mapping[str, Any] | None = None) -> HealthResult:
+        """Status OK."""
+        return cls(HealthStatus.OK, message, details)
+
+    @classmethod
+    def error(cls, message: str, *, details: Mapping[str, Any] | None = None) -> HealthResult:
+        """Status ERROR with a message for the user."""
+        return cls(HealthStatus.ERROR, message, details)
+
+    @property
+    def json_details(self) -> bytes:
+        """``details`` as JSON bytes, empty when there are none."""
+        if self.details is None:
+            return b""
+        return json.dumps(self.details, separators=(",", ":")).encode()
+
+
+HealthCheckHandler: TypeAlias = Callable[..., Awaitable[HealthResult | HealthStatus | None]]
+"""``async def check(context: RequestContext) -> HealthResult | HealthStatus | None``."""
+
+
+def validate_health_handler(handler: HealthCheckHandler) -> None:
+    """Check a health handler at registration (``TypeError`` on a bad one)."""
+    binding = bind_handler(handler, kind="health check", input_types=(), allow_model=False)
+    if "input" in binding.slots.values():
+        raise TypeError(
+            f"health check handler {getattr(handler, '__qualname__', handler)} takes only "
+            "the RequestContext"
+        )
+
+
+async def run_health_check(
+    handler: HealthCheckHandler | None, context: RequestContext
+) -> HealthResult:
+    """Run the plugin's health check; the default is OK, an exception is ERROR with its message."""
+    if handler is None:
+        return HealthResult.ok("plugin is running")
+    binding = bind_handler(handler, kind="health check", input_types=(), allow_model=False)
+    try:
+        result = await handler(**binding.arguments(None, context, None))
+    except Exception as error:
+        _log.error("health check raised", exc_info=error)
+        return HealthResult.error(describe_exception(error))
+    if result is None:
+        return HealthResult.ok()
+    if isinstance(result, HealthStatus):
+        return HealthResult(result)
+    if isinstance(result, HealthResult):
+        return result
+    _log.error(  # type: ignore[unreachable]  # what a handler returns despite its annotation
+        "health check returned %s, expected a HealthResult", type(result).__name__
+    )
+    return HealthResult.error(
+        f"health check returned {type(result).__name__}; expected a HealthResult"
+    )
+
+
+def collect_metrics() -> bytes:
+    """Prometheus text of the default registry: process, framework and plugin metrics."""
+    from prometheus_client import REGISTRY, generate_latest
+
+    return bytes(generate_latest(REGISTRY))

@@ -1,0 +1,220 @@
+"""The :class:`Plugin`: what a plugin author creates, decorates and runs.
+
+Decorators are sugar over explicit registration on the instance (``add_query_route``,
+``add_resource_route``, ...): there is no global registry, and each decorator returns the
+function unchanged so tests can call handlers directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from typing import Any, TypeAlias, TypeVar
+
+from ._asgi import ASGIApp
+from .diagnostics import HealthCheckHandler, validate_health_handler
+from .instances import InstanceManager
+from .query import QueryHandler, QueryRoute, QueryRouter
+from .resource import ResourceHandler, ResourceRouter
+
+__all__ = ("Lifespan", "Plugin")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Lifespan: TypeAlias = Callable[["Plugin"], contextlib.AbstractAsyncContextManager[None]]
+"""``@asynccontextmanager`` function run around serving: set-up before the handshake,
+teardown after the last call."""
+
+MIB = 1024 * 1024
+
+
+class Plugin:
+    """A Plutono backend plugin: handlers for queries, resources, health and instances.
+
+    Example (``my_plugin.py``)::
+
+        from plutono_plugin import Field, Frame, Plugin, Query
+
+        plugin = Plugin()
+
+        @plugin.query("constant")
+        async def constant(query: Query) -> Frame:
+            return Frame(query.ref_id, [
+                Field("time", [query.time_range.start, query.time_range.end]),
+                Field("value", [1.0, 1.0]),
+            ])
+
+        if __name__ == "__main__":
+            plugin.run()
+
+    Launch it as Plutono does with ``python -m plutono_plugin run my_plugin:plugin`` (what the
+    launchers made by ``plutono-plugin build`` do), or ``python my_plugin.py``.
+
+    Args:
+        max_concurrent_queries: queries of all requests that run at once (default 10).
+        shutdown_grace: seconds in-flight calls may take to finish after the host asks the
+            plugin to stop, before they are cancelled (default 1.5; the host kills after 2 s).
+        max_receive_message_size: largest request accepted, in bytes (default 16 MiB, like the
+            Go SDK, contract 5.2); responses are unlimited.
+        network: ``auto`` (unix socket, TCP fallback), ``unix`` or ``tcp`` (contract 1.5).
+        lifespan: an ``@asynccontextmanager`` function taking the plugin (or use
+            :meth:`lifespan` as a decorator).
+
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrent_queries: int = 10,
+        shutdown_grace: float = 1.5,
+        max_receive_message_size: int = 16 * MIB,
+        network: str = "auto",
+        lifespan: Lifespan | None = None,
+        query_routes: Sequence[QueryRoute] = (),
+    ) -> None:
+        if not (0 <= shutdown_grace <= 1.8 and math.isfinite(shutdown_grace)):
+            raise ValueError(
+                "shutdown_grace must be between 0 and 1.8 seconds: the host kills the plugin "
+                "2 s after asking it to stop (contract 1.12)"
+            )
+        if max_receive_message_size < 1:
+            raise ValueError("max_receive_message_size must be positive")
+        if network not in ("auto", "unix", "tcp"):
+            raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
+        self.queries = QueryRouter(query_routes, max_concurrency=max_concurrent_queries)
+        """The query router (``@plugin.query`` adds to it)."""
+        self.resources = ResourceRouter()
+        """The resource router (``@plugin.resource`` and :meth:`mount_asgi` add to it)."""
+        self.health_check: HealthCheckHandler | None = None
+        """The ``@plugin.check_health`` handler, if any (default: always OK)."""
+        self.instances: InstanceManager[Any] | None = None
+        """The per-datasource instance manager, if ``@plugin.instance`` registered a factory."""
+        self.shutdown_grace = shutdown_grace
+        self.max_receive_message_size = max_receive_message_size
+        self.network = network
+        self._lifespan: Lifespan | None = None
+        if lifespan is not None:
+            self.lifespan(lifespan)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def add_query_route(
+        self,
+        query_type: str | None,
+        handler: QueryHandler,
+        *,
+        batch: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Register ``handler`` for ``query_type`` (``None``: every type without a route)."""
+        self.queries.add_route(query_type, handler, batch=batch, timeout=timeout)
+
+    def query(
+        self,
+        query_type: str | None = None,
+        *,
+        batch: bool = False,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]:
+        """Decorator: handle queries of ``query_type``; without it, the fallback for all types.
+
+        ``timeout`` (seconds) turns a slow query into that query's error. With ``batch=True``
+        the handler receives ``list[Query]`` and returns a mapping refId → result.
+        """
+        if callable(query_type):
+            raise TypeError("use @plugin.query() or @plugin.query('type'), with parentheses")
+
+        def register(handler: F) -> F:
+            self.add_query_route(query_type, handler, batch=batch, timeout=timeout)
+            return handler
+
+        return register
+
+    # -- resources -------------------------------------------------------------------------
+
+    def add_resource_route(
+        self, path: str, handler: ResourceHandler, *, methods: Collection[str] = ("GET",)
+    ) -> None:
+        """Register ``handler`` for ``CallResource`` requests to ``path``."""
+        self.resources.add_route(path, handler, methods=methods)
+
+    def resource(self, path: str, *, methods: Collection[str] = ("GET",)) -> Callable[[F], F]:
+        """Decorator: handle ``/api/datasources/<id>/resources/<path>`` (and app routes).
+
+        ``path`` may hold typed parameters (``items/{item_id}`` with ``item_id: int`` in the
+        handler's signature).
+        """
+
+        def register(handler: F) -> F:
+            self.add_resource_route(path, handler, methods=methods)
+            return handler
+
+        return register
+
+    def mount_asgi(self, prefix: str, app: ASGIApp) -> None:
+        """Serve every resource path under ``prefix`` with an ASGI app (Starlette, FastAPI)."""
+        self.resources.mount_asgi(prefix, app)
+
+    # -- health, instances, lifespan ----------------------------------------------------------
+
+    def check_health(self, handler: F) -> F:
+        """Decorator: the health check behind "Save & Test" (default: always OK)."""
+        validate_health_handler(handler)
+        if self.health_check is not None:
+            raise ValueError("a health check handler is already registered")
+        self.health_check = handler
+        return handler
+
+    def instance(self, factory: F) -> F:
+        """Decorator: an async factory (or async generator) building per-datasource state.
+
+        Handlers find the result as ``context.instance``; see :mod:`plutono_plugin.instances`.
+        """
+        if self.instances is not None:
+            raise ValueError("an instance factory is already registered")
+        self.instances = InstanceManager(factory)
+        return factory
+
+    def lifespan(self, function: Lifespan) -> Lifespan:
+        """Decorator: an ``@asynccontextmanager`` function run around serving.
+
+        Code before its ``yield`` runs before the handshake; code after it once the last call
+        has finished on shutdown.
+        """
+        if self._lifespan is not None:
+            raise ValueError("a lifespan is already registered")
+        if not callable(function) or inspect.iscoroutinefunction(function):
+            raise TypeError(
+                "lifespan must be an @asynccontextmanager function taking the plugin, "
+                f"not {function!r}"
+            )
+        self._lifespan = function
+        return function
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Enter the lifespan; on exit, dispose instances and close ASGI tasks."""
+        try:
+            if self._lifespan is None:
+                yield
+            else:
+                async with self._lifespan(self):
+                    yield
+        finally:
+            await self.resources.aclose()
+            if self.instances is not None:
+                await self.instances.aclose()
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve this plugin to the host that started the process; exits the process when done.
+
+        Checks go-plugin's magic cookie and protocol versions first: started by hand, it prints
+        go-plugin's "This binary is a plugin" text and exits with status 1.
+        """
+        from ._runner import run_plugin
+
+        raise SystemExit(run_plugin(self))

@@ -1,0 +1,385 @@
+"""Queries: the ``pluginv2.Data/QueryData`` service, transport-free.
+
+A request carries several queries (one per panel target, refId ``A``, ``B``, ...). The
+:class:`QueryRouter` sends each to the handler registered for its ``queryType`` (or the fallback),
+runs them **concurrently** with a capacity limit, and isolates them: a handler's exception becomes
+that refId's ``error`` and never cancels its siblings, so Plutono shows partial results
+(contract 2.4.1, 5.4). Unlike SDK v0.88's ``QueryTypeMux``, query types do not wait for each other
+and one failure does not fail the whole request.
+
+A handler receives what it annotates::
+
+    @plugin.query("sine")
+    async def sine(query: Query, model: SineModel, context: RequestContext) -> Frame: ...
+
+``Query`` is the query, a dataclass or pydantic model is the query JSON decoded, and
+``RequestContext`` the call's context. It returns a :class:`~plutono_plugin.frame.Frame`, a
+sequence of frames, a :class:`QueryResponse` or ``None``. With ``batch=True`` it receives
+``list[Query]`` and returns a mapping refId → any of those.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any, TypeAlias
+
+import anyio
+
+from . import _metrics
+from ._binding import Binding, ModelError, bind_handler, decode_model
+from .context import RequestContext
+from .errors import FrameError, QueryError, describe_exception
+from .frame import Frame
+
+__all__ = (
+    "Query",
+    "QueryHandler",
+    "QueryResponse",
+    "QueryResult",
+    "QueryRoute",
+    "QueryRouter",
+    "TimeRange",
+)
+
+_log = logging.getLogger("plutono_plugin.query")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """The dashboard's time range; aware UTC datetimes with millisecond precision."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def from_epoch_ms(cls, from_ms: int, to_ms: int) -> TimeRange:
+        """Build from epoch milliseconds, as the host sends them."""
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        return cls(epoch + timedelta(milliseconds=from_ms), epoch + timedelta(milliseconds=to_ms))
+
+    @property
+    def duration(self) -> timedelta:
+        """``end - start``."""
+        return self.end - self.start
+
+    @property
+    def from_ms(self) -> int:
+        """Start as epoch milliseconds."""
+        return _epoch_ms(self.start)
+
+    @property
+    def to_ms(self) -> int:
+        """End as epoch milliseconds."""
+        return _epoch_ms(self.end)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return delta // timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query of a ``QueryData`` request (contract 3.1 ``DataQuery``).
+
+    ``json`` is the whole target object the frontend sent (``refId``, ``datasource``,
+    ``queryType`` and the editor's own keys). Alerting sends ``max_data_points`` and ``interval``
+    as zero (contract 2.4.2).
+    """
+
+    ref_id: str
+    query_type: str = ""
+    time_range: TimeRange = field(default_factory=lambda: TimeRange.from_epoch_ms(0, 0))
+    interval: timedelta = timedelta(0)
+    max_data_points: int = 0
+    raw_json: bytes = b"{}"
+
+    @cached_property
+    def json(self) -> dict[str, Any]:
+        """The query JSON parsed; a :class:`QueryError` naming the refId if it is not an object."""
+        if not self.raw_json.strip():
+            return {}
+        try:
+            value = json.loads(self.raw_json)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise QueryError(f"query JSON is not valid: {error}", ref_id=self.ref_id) from None
+        if not isinstance(value, dict):
+            raise QueryError(
+                f"query JSON must be an object, got {type(value).__name__}", ref_id=self.ref_id
+            )
+        return value
+
+    @property
+    def interval_ms(self) -> int:
+        """``interval`` in whole milliseconds."""
+        return self.interval // timedelta(milliseconds=1)
+
+
+@dataclass(slots=True)
+class QueryResponse:
+    """What one refId answers: frames, an error, or both (Plutono shows frames and the error)."""
+
+    frames: list[Frame] = field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def failure(cls, message: str) -> QueryResponse:
+        """A response with only an error."""
+        return cls(error=message)
+
+
+QueryResult: TypeAlias = Frame | Sequence[Frame] | QueryResponse | None
+"""What a query handler may return."""
+
+QueryHandler: TypeAlias = Callable[..., Awaitable[Any]]
+"""An ``async def`` taking any of ``Query``, a model, ``RequestContext`` (see module docs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRoute:
+    """A handler for one query type (``None``: the fallback for every type without a route)."""
+
+    query_type: str | None
+    handler: QueryHandler
+    batch: bool = False
+    timeout: float | None = None
+    binding: Binding = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kind = "batch query" if self.batch else "query"
+        binding = bind_handler(
+            self.handler,
+            kind=kind,
+            input_types=(list, Sequence) if self.batch else (Query,),
+            allow_model=not self.batch,
+        )
+        if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise ValueError(f"query route {self.query_type!r}: timeout must be > 0 seconds")
+        object.__setattr__(self, "binding", binding)
+
+    @property
+    def label(self) -> str:
+        """The query type as shown in metrics and logs."""
+        return "<fallback>" if self.query_type is None else self.query_type
+
+
+def _as_response(result: object, ref_id: str) -> QueryResponse:
+    if isinstance(result, QueryResponse):
+        response = result
+    elif result is None:
+        response = QueryResponse()
+    elif isinstance(result, Frame):
+        response = QueryResponse(frames=[result])
+    elif isinstance(result, Sequence) and not isinstance(result, str | bytes):
+        response = QueryResponse(frames=list(result))
+    else:
+        raise QueryError(
+            f"handler returned {type(result).__name__}; expected a Frame, a list of frames, "
+            "a QueryResponse or None",
+            ref_id=ref_id,
+        )
+    frames: list[Frame] = []
+    for frame in response.frames:
+        if not isinstance(frame, Frame):
+            raise QueryError(
+                f"handler returned a {type(frame).__name__} among its frames", ref_id=ref_id
+            )
+        if not frame.ref_id:
+            # The host fills empty refIds with the response key too (contract 4.2); do it here
+            # so the encoded frame is complete. Copy: a handler may return a shared frame.
+            frame = copy.copy(frame)
+            frame.ref_id = ref_id
+        frames.append(frame)
+    return QueryResponse(frames=frames, error=response.error)
+
+
+class QueryRouter:
+    """Routes queries by type and runs them concurrently, each isolated.
+
+    Example::
+
+        router = QueryRouter(max_concurrency=10)
+        router.add_route("sine", sine)          # what @plugin.query("sine") does
+        router.add_route(None, fallback)        # what @plugin.query() does
+        responses = await router.dispatch(queries, RequestContext())
+    """
+
+    def __init__(self, routes: Sequence[QueryRoute] = (), *, max_concurrency: int = 10) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self._routes: dict[str | None, QueryRoute] = {}
+        self._max_concurrency = max_concurrency
+        self._limiter: anyio.CapacityLimiter | None = None
+        for route in routes:
+            self._add(route)
+
+    def _add(self, route: QueryRoute) -> None:
+        if route.query_type in self._routes:
+            what = "fallback" if route.query_type is None else f"query type {route.query_type!r}"
+            raise ValueError(f"a handler for the {what} is already registered")
+        self._routes[route.query_type] = route
+
+    def add_route(
+        self,
+        query_type: str | None,
+        handler: QueryHandler,
+        *,
+        batch: bool = False,
+        timeout: float | None = None,
+    ) -> QueryRoute:
+        """Register ``handler`` for ``query_type`` (``None`` = fallback); validated now."""
+        route = QueryRoute(query_type, handler, batch=batch, timeout=timeout)
+        self._add(route)
+        return route
+
+    @property
+    def routes(self) -> Sequence[QueryRoute]:
+        """Registered routes, in registration order."""
+        return tuple(self._routes.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._routes)
+
+    def route_for(self, query_type: str) -> QueryRoute | None:
+        """The route a query of ``query_type`` goes to, or ``None``."""
+        return self._routes.get(query_type) or self._routes.get(None)
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """Shared limit on handlers running at once (created in the running event loop)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_concurrency)
+        return self._limiter
+
+    async def dispatch(
+        self, queries: Sequence[Query], context: RequestContext
+    ) -> dict[str, QueryResponse]:
+        """Answer every query; the result has one entry per distinct refId, in request order."""
+        results: dict[str, QueryResponse] = {query.ref_id: QueryResponse() for query in queries}
+        batches: dict[str | None, list[Query]] = {}
+        async with anyio.create_task_group() as group:
+            for query in queries:
+                route = self.route_for(query.query_type)
+                if route is None:
+                    results[query.ref_id] = QueryResponse.failure(
+                        f"no handler for query type '{query.query_type}'"
+                    )
+                    _metrics.QUERIES.labels(query.query_type, "error").inc()
+                elif route.batch:
+                    batches.setdefault(route.query_type, []).append(query)
+                else:
+                    group.start_soon(self._run_one, route, query, context, results)
+            for query_type, batch in batches.items():
+                group.start_soon(self._run_batch, self._routes[query_type], batch, context, results)
+        return results
+
+    async def _run_one(
+        self,
+        route: QueryRoute,
+        query: Query,
+        context: RequestContext,
+        results: dict[str, QueryResponse],
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            async with self.limiter:
+                model = None
+                if route.binding.model is not None:
+                    try:
+                        model = decode_model(route.binding.model, query.json)
+                    except ModelError as error:
+                        raise QueryError(f"invalid query: {error}", ref_id=query.ref_id) from None
+                arguments = route.binding.arguments(query, context, model)
+                with anyio.fail_after(route.timeout):
+                    result = await route.handler(**arguments)
+            response = _as_response(result, query.ref_id)
+        except TimeoutError as error:
+            response = (
+                QueryResponse.failure(f"query timed out after {route.timeout:g} s")
+                if route.timeout
+                else self._failed(route, query.ref_id, error)
+            )
+        except Exception as error:
+            response = self._failed(route, query.ref_id, error)
+        results[query.ref_id] = response
+        outcome = "error" if response.error else "ok"
+        _metrics.QUERIES.labels(route.label, outcome).inc()
+        _metrics.QUERY_DURATION.labels(route.label).observe(time.perf_counter() - started)
+
+    async def _run_batch(
+        self,
+        route: QueryRoute,
+        queries: list[Query],
+        context: RequestContext,
+        results: dict[str, QueryResponse],
+    ) -> None:
+        started = time.perf_counter()
+        answers: Mapping[str, object] = {}
+        failure: str | None = None
+        try:
+            async with self.limiter:
+                arguments = route.binding.arguments(queries, context, None)
+                with anyio.fail_after(route.timeout):
+                    answers = await route.handler(**arguments)
+            if not isinstance(answers, Mapping):
+                raise QueryError(
+                    f"batch handler returned {type(answers).__name__}; expected a mapping "
+                    "refId -> result"
+                )
+        except Exception as error:
+            if isinstance(error, TimeoutError) and route.timeout:
+                failure = f"query timed out after {route.timeout:g} s"
+            else:
+                failure = self._failed(route, ",".join(q.ref_id for q in queries), error).error
+        for query in queries:
+            if failure is not None:
+                response = QueryResponse.failure(failure)
+            elif query.ref_id not in answers:
+                response = QueryResponse.failure(
+                    f"batch handler returned no response for refId '{query.ref_id}'"
+                )
+            else:
+                try:
+                    response = _as_response(answers[query.ref_id], query.ref_id)
+                except QueryError as error:
+                    response = QueryResponse.failure(error.message)
+            results[query.ref_id] = response
+            _metrics.QUERIES.labels(route.label, "error" if response.error else "ok").inc()
+        _metrics.QUERY_DURATION.labels(route.label).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _failed(route: QueryRoute, ref_id: str, error: Exception) -> QueryResponse:
+        if isinstance(error, QueryError):
+            _log.info("query %s failed: %s", ref_id, error.message, extra={"refId": ref_id})
+        else:
+            _log.error(
+                "query handler %s raised for refId %s",
+                route.label,
+                ref_id,
+                exc_info=error,
+                extra={"refId": ref_id, "queryType": route.label},
+            )
+        return QueryResponse.failure(describe_exception(error))
+
+
+def encode_response(response: QueryResponse) -> tuple[list[bytes], str]:
+    """Encode a response's frames; a frame that cannot be encoded becomes the error.
+
+    Frames that encode are kept: Plutono shows them beside the error (contract 2.4.1).
+    """
+    encoded: list[bytes] = []
+    errors: list[str] = [response.error] if response.error else []
+    for frame in response.frames:
+        try:
+            encoded.append(frame.encode())
+        except FrameError as error:
+            errors.append(f"cannot encode frame: {error}")
+    return encoded, "; ".join(errors)
