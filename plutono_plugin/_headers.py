@@ -103,7 +103,9 @@ class _MultiMap(Mapping[str, str]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _MultiMap):
             return type(self) is type(other) and self._index == other._index
-        return super().__eq__(other)
+        if isinstance(other, Mapping):
+            return {name: self[name] for name in self} == dict(other)
+        return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -474,6 +474,8 @@ def test_headers_are_case_insensitive_multi_maps() -> None:
     assert headers["ACCEPT"] == "a" and headers.getall("Accept") == ["a", "b"]
     assert "x-trace" in headers and len(headers) == 2
     assert list(headers) == ["Accept", "X-Trace"]
+    assert list(headers.items()) == [("Accept", "a"), ("Accept", "b"), ("X-Trace", "t")]
+    assert ("Accept", "b") in headers.items() and dict(headers) == {"Accept": "a", "X-Trace": "t"}
     assert headers.get("missing") is None and headers.getall("missing") == []
     assert headers.with_value("accept", "c").getall("Accept") == ["c"]
     assert "Accept" not in headers.without("ACCEPT")
