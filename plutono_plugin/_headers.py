@@ -128,13 +128,21 @@ class Headers(_MultiMap):
     __slots__ = ()
 
     def __init__(self, source: HeadersInput | None = None) -> None:
-        pairs: list[tuple[str, str]] = []
+        raw: list[tuple[object, object]] = []
         if isinstance(source, Mapping):
             for name, values in source.items():
-                for value in [values] if isinstance(values, str) else values:
-                    pairs.append((canonical_header_name(name), value))
+                many = isinstance(values, Iterable) and not isinstance(values, str)
+                raw.extend((name, value) for value in (values if many else [values]))
         elif source is not None:
-            pairs = [(canonical_header_name(name), value) for name, value in source]
+            raw.extend(source)
+        pairs: list[tuple[str, str]] = []
+        for name, value in raw:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(
+                    f"header {name!r}: names and values must be str, got {value!r} "
+                    f"({type(value).__name__})"
+                )
+            pairs.append((canonical_header_name(name), value))
         self._load(pairs)
 
     def _key(self, name: str) -> str:

@@ -397,6 +397,18 @@ async def test_exception_is_500_json_and_traceback_only_logged(
     assert "Traceback" in caplog.text and "Traceback" not in json.dumps(body)
 
 
+async def test_non_string_header_value_is_500_naming_the_header(make_request: MakeRequest) -> None:
+    router = ResourceRouter()
+
+    async def handler(request: ResourceRequest) -> ResourceResponse:
+        return ResourceResponse(b"", headers={"X-Count": 3})  # type: ignore[arg-type]
+
+    router.add_route("x", handler)
+    response = await router.dispatch(make_request("GET", "x"))
+    assert response.status == 500
+    assert "X-Count" in (await json_of(response))["error"]
+
+
 async def test_unusable_return_value_is_500(make_request: MakeRequest) -> None:
     router = ResourceRouter()
 
