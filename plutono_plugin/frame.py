@@ -179,6 +179,8 @@ def _infer_type(name: str, values: Sequence[Any]) -> FieldType:
         and FieldType.FLOAT64 in kinds
     ):
         kinds = {FieldType.FLOAT64}
+    if kinds == {FieldType.TIME, FieldType.INT64}:
+        kinds = {FieldType.TIME}  # ints next to times are nanoseconds
     if not kinds:
         raise FrameError(
             "cannot infer the type of an empty or all-null field; pass type=", field=name
