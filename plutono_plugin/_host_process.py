@@ -204,9 +204,17 @@ class PluginProcess:
                 ) from None
             raise ConfigurationError(f"cannot start {self.executable}: {error}") from None
         self._started = started
-        self._exit_task = asyncio.create_task(self._proc.wait())
+        self._exit_task = asyncio.create_task(self._watch_exit(self._proc))
         assert self._proc.stderr is not None
         self._tasks["stderr"] = asyncio.create_task(self._read_stderr(self._proc.stderr))
+
+    @staticmethod
+    async def _watch_exit(proc: asyncio.subprocess.Process) -> int:
+        # Process.wait() also waits for the pipes to close, which a grandchild can hold open
+        # for ever; the return code is set as soon as the child itself exits.
+        while proc.returncode is None:  # noqa: ASYNC110 -- no public exit event exists
+            await asyncio.sleep(0.02)
+        return proc.returncode
 
     def _stderr_text(self) -> str:
         return "\n".join(self._stderr_tail)
@@ -400,20 +408,28 @@ class PluginProcess:
         return len(done) == len(waits)
 
     async def _finish_tasks(self) -> None:
-        if self._proc is not None and self._proc.returncode is None:
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
             with suppress(ProcessLookupError):
-                self._proc.kill()
+                proc.kill()
         if self._exit_task is not None:
-            await asyncio.gather(self._exit_task, return_exceptions=True)
+            await asyncio.wait([self._exit_task], timeout=5.0)
         readers = [self._tasks[name] for name in ("stderr", "stdout") if name in self._tasks]
         if readers:
             # A grandchild holding the pipes open must not hang the host.
             await asyncio.wait(readers, timeout=1.0)
-        for task in self._tasks.values():
+        for task in [*self._tasks.values(), *([self._exit_task] if self._exit_task else [])]:
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._exit_task is not None:
+            await asyncio.gather(self._exit_task, return_exceptions=True)
         if self._channel is not None:
             self._channel.close()
+        if proc is not None:
+            transport = getattr(proc, "_transport", None)
+            if transport is not None:
+                transport.close()  # releases pipes a surviving grandchild still holds
+            await asyncio.wait([asyncio.create_task(proc.wait())], timeout=1.0)
         if self._owned_cwd:
             shutil.rmtree(self.cwd, ignore_errors=True)
 
