@@ -71,7 +71,7 @@ def sine_frame(query: Query, model: SineQuery) -> Frame:
     )
     step_ms = step_ms or 1000
     start = query.time_range.from_ms
-    times = [start + offset for offset in range(0, span_ms + 1, step_ms)]
+    times = [start + offset for offset in range(0, span_ms, step_ms)]
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return Frame(
         query.ref_id,
