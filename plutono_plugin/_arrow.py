@@ -99,6 +99,22 @@ def _normalize(name: str, array: pa.Array, wanted: FieldType | None) -> pa.Array
     return array
 
 
+_NS_PER_UNIT = {"W": 604_800 * 10**9, "D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9}
+_NS_PER_UNIT |= {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def datetime64_to_ns(value: Any) -> int:
+    """Exact int nanoseconds of a ``numpy.datetime64`` scalar (numpy's casts overflow silently)."""
+    import numpy
+
+    unit, count = numpy.datetime_data(value.dtype)
+    if unit in ("Y", "M"):  # calendar units have no fixed length: go through days
+        return int(value.astype("datetime64[D]").astype("int64")) * _NS_PER_UNIT["D"]
+    if unit not in _NS_PER_UNIT:
+        raise FrameError(f"numpy.datetime64 with unit {unit!r} cannot be stored as nanoseconds")
+    return int(value.astype("int64")) * count * _NS_PER_UNIT[unit]
+
+
 def _from_numpy(name: str, values: Any) -> pa.Array:
     import numpy
 
@@ -262,6 +278,17 @@ def frame_from_table(
         except FrameError as exc:
             raise FrameError(exc.reason, field=exc.field or arrow_field.name, frame=name) from None
     return Frame(name, fields, ref_id=ref_id, meta=meta)
+
+
+def frame_from_pandas(data: Any, name: str, ref_id: str, index: bool | None) -> Frame:
+    """Build a frame from a pandas DataFrame; see :meth:`Frame.from_pandas`."""
+    fields: list[Field] = []
+    if index if index is not None else type(data.index).__name__ != "RangeIndex":
+        is_time = str(data.index.dtype).startswith("datetime64")
+        fields.append(Field(str(data.index.name or ("time" if is_time else "index")), data.index))
+    for position, column in enumerate(data.columns):
+        fields.append(Field(str(column), data.iloc[:, position]))
+    return Frame(name, fields, ref_id=ref_id)
 
 
 def decode_frame(data: bytes) -> Frame:

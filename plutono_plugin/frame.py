@@ -4,9 +4,8 @@ A :class:`Frame` is a name, a ``ref_id``, optional :class:`~plutono_plugin.frame
 and a list of equally long :class:`Field` columns. Each field has one of 13 element types
 (:class:`FieldType`) and is nullable or not; duplicate field names are legal.
 
-This module is pure Python. Columns given as numpy, pandas, polars or pyarrow data are kept
-in Arrow form (through :mod:`plutono_plugin._arrow`, imported only when needed) so encoding
-them never goes through Python objects.
+Pure Python: numpy, pandas, polars or pyarrow columns are kept in Arrow form (through
+:mod:`plutono_plugin._arrow`, imported only when needed), never as Python objects.
 
 Time values are integers: nanoseconds since the Unix epoch, UTC. Fields accept aware
 ``datetime`` objects, naive ones (taken as **UTC**), ``numpy.datetime64``, ``pandas.Timestamp``
@@ -18,13 +17,8 @@ Example::
     from datetime import datetime, timezone
     from plutono_plugin.frame import Field, Frame
 
-    frame = Frame(
-        "cpu",
-        [
-            Field("time", [datetime(2024, 1, 1, tzinfo=timezone.utc), 1704067260_000000000]),
-            Field("value", [0.5, None], labels={"host": "a"}),
-        ],
-    )
+    times = [datetime(2024, 1, 1, tzinfo=timezone.utc), 1704067260_000000000]
+    frame = Frame("cpu", [Field("time", times), Field("value", [0.5, None], labels={"h": "a"})])
     payload = frame.encode()  # Arrow IPC file bytes, as Plutono 7.5 reads them
 """
 
@@ -38,7 +32,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .errors import FrameError
 from .frame_config import FieldConfig, Labels, check_labels
@@ -102,16 +96,13 @@ def _is_null(value: object) -> bool:
 
 
 def time_to_ns(value: object) -> int:
-    """Convert one time value to int nanoseconds since the epoch (UTC); see the module doc.
-
-    >>> time_to_ns(datetime(1970, 1, 1, 0, 0, 1))
-    1000000000
-    """
+    """Convert one time value to int nanoseconds since the epoch (UTC); see the module doc."""
     kind = type(value).__name__
-    if kind == "Timestamp" and hasattr(value, "as_unit"):  # pandas, before datetime (subclass)
-        ns = _pandas_timestamp_ns(value)
-    elif kind == "datetime64":
-        ns = _datetime64_ns(value)
+    if kind == "datetime64" or (kind == "Timestamp" and hasattr(value, "asm8")):
+        from ._arrow import datetime64_to_ns
+
+        # numpy, or pandas (a datetime subclass) by its datetime64 in its own unit: no overflow
+        ns = datetime64_to_ns(value if kind == "datetime64" else cast(Any, value).asm8)
     elif isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)  # naive means UTC, documented above
@@ -134,25 +125,6 @@ def time_to_ns(value: object) -> int:
     return ns
 
 
-_NS_PER_UNIT = {"W": 604_800 * 10**9, "D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9}
-_NS_PER_UNIT |= {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
-def _pandas_timestamp_ns(value: Any) -> int:
-    return _datetime64_ns(value.asm8)  # asm8 keeps the Timestamp's own unit: no overflow
-
-
-def _datetime64_ns(value: Any) -> int:
-    import numpy
-
-    unit, count = numpy.datetime_data(value.dtype)
-    if unit in ("Y", "M"):  # calendar units have no fixed length: go through days
-        return int(value.astype("datetime64[D]").astype("int64")) * _NS_PER_UNIT["D"]
-    if unit not in _NS_PER_UNIT:
-        raise FrameError(f"numpy.datetime64 with unit {unit!r} cannot be stored as nanoseconds")
-    return int(value.astype("int64")) * count * _NS_PER_UNIT[unit]
-
-
 def _infer_type(name: str, values: Sequence[Any]) -> FieldType:
     kinds: set[FieldType] = set()
     for value in values:
@@ -172,12 +144,9 @@ def _infer_type(name: str, values: Sequence[Any]) -> FieldType:
             raise FrameError(
                 f"unsupported value {value!r} of type {type(value).__name__}", field=name
             )
-    if kinds <= {FieldType.INT64, FieldType.UINT64} and len(kinds) == 2:
-        kinds = {FieldType.UINT64}  # the big value only fits uint64; negatives fail below
-    if (
-        kinds <= {FieldType.INT64, FieldType.UINT64, FieldType.FLOAT64}
-        and FieldType.FLOAT64 in kinds
-    ):
+    if len(kinds) > 1 and kinds <= {FieldType.INT64, FieldType.UINT64}:
+        kinds = {FieldType.UINT64}  # a big int only fits uint64; negatives fail later
+    if len(kinds) > 1 and kinds <= {FieldType.INT64, FieldType.UINT64, FieldType.FLOAT64}:
         kinds = {FieldType.FLOAT64}
     if kinds == {FieldType.TIME, FieldType.INT64}:
         kinds = {FieldType.TIME}  # ints next to times are nanoseconds
@@ -227,11 +196,8 @@ def _source_kind(values: object) -> str:
     root = type(values).__module__.split(".")[0]
     if root == "numpy" and hasattr(values, "dtype") and getattr(values.dtype, "kind", "O") == "O":
         return "python"  # object arrays hold Python values
-    if root in ("numpy", "pandas", "polars", "pyarrow") and not type(values).__name__.endswith(
-        ("Timestamp", "datetime64")
-    ):
-        return root
-    return "python"
+    scalar = type(values).__name__.endswith(("Timestamp", "datetime64"))
+    return root if root in ("numpy", "pandas", "polars", "pyarrow") and not scalar else "python"
 
 
 class Field:
@@ -365,18 +331,16 @@ class Field:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Field):
             return NotImplemented
-        same_shape = (self.name, self._type, self._nullable, self._labels, self._config) == (
+        mine = (self.name, self._type, self._nullable, self._labels, self._config, len(self))
+        theirs = (
             other.name,
             other._type,
             other._nullable,
             other._labels,
             other._config,
+            len(other),
         )
-        return (
-            same_shape
-            and len(self) == len(other)
-            and all(map(_same_value, self.values, other.values))
-        )
+        return mine == theirs and all(map(_same_value, self.values, other.values))
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
@@ -484,16 +448,9 @@ class Frame:
         not a plain ``RangeIndex`` (e.g. a ``DatetimeIndex``); it is named after the index or
         ``"time"``/``"index"``.
         """
-        fields: list[Field] = []
-        keep_index = index if index is not None else type(data.index).__name__ != "RangeIndex"
-        if keep_index:
-            is_time = str(data.index.dtype).startswith("datetime64")
-            fields.append(
-                Field(str(data.index.name or ("time" if is_time else "index")), data.index)
-            )
-        for position, column in enumerate(data.columns):
-            fields.append(Field(str(column), data.iloc[:, position]))
-        return cls(name, fields, ref_id=ref_id)
+        from ._arrow import frame_from_pandas
+
+        return frame_from_pandas(data, name, ref_id, index)
 
     @classmethod
     def from_polars(cls, data: Any, name: str = "", *, ref_id: str = "") -> Frame:
