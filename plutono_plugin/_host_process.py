@@ -219,6 +219,14 @@ class PluginProcess:
     def _stderr_text(self) -> str:
         return "\n".join(self._stderr_tail)
 
+    async def _final_stderr(self) -> str:
+        """Kill the process (start failed) and return its stderr once read to the end."""
+        if self._proc is not None and self._proc.returncode is None:
+            with suppress(ProcessLookupError):
+                self._proc.kill()
+        await self._settle(1.0)
+        return self._stderr_text()
+
     async def _await_handshake(self, start_timeout: float) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         assert self._exit_task is not None
@@ -239,27 +247,25 @@ class PluginProcess:
                 try:
                     self.handshake = parse_handshake(data.decode("utf-8", errors="replace"))
                 except HandshakeError as error:
-                    tail = self._stderr_text()
+                    tail = await self._final_stderr()
                     text = f"{error}\nstderr:\n{tail}" if tail else str(error)
                     raise HandshakeError(text) from None
                 self._tasks["stdout"] = asyncio.create_task(self._drain_stdout())
                 return
             await self._settle(GRACEFUL_EXIT_SECONDS)
             if self.returncode is None:
-                raise HandshakeError(
-                    "plugin closed stdout without writing the handshake line\n"
-                    + self._stderr_text()
-                )
+                tail = await self._final_stderr()
+                raise HandshakeError(f"plugin closed stdout without a handshake line\n{tail}")
         else:
             read.cancel()
             await asyncio.gather(read, return_exceptions=True)
         if self._exit_task.done():
             await self._settle(GRACEFUL_EXIT_SECONDS)
             raise PluginExitedError(self.returncode, self._stderr_text())
-        tail = self._stderr_text()
+        tail = await self._final_stderr()
         raise HandshakeError(
             f"timeout while waiting for plugin to start: no handshake line on stdout within "
-            f"{start_timeout:g} s" + (f"; stderr so far:\n{tail}" if tail else "")
+            f"{start_timeout:g} s" + (f"; its stderr:\n{tail}" if tail else "")
         )
 
     def _connect(self) -> None:
