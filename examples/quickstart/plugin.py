@@ -76,7 +76,7 @@ def sine_frame(query: Query, model: SineQuery) -> Frame:
     return Frame(
         query.ref_id,
         [
-            Field("time", [epoch + timedelta(milliseconds=t) for t in times]),
+            Field("time", [epoch + timedelta(milliseconds=t) for t in times], type="time"),
             Field(
                 "value",
                 [model.amplitude * math.sin(t / 1000) for t in times],
@@ -87,7 +87,7 @@ def sine_frame(query: Query, model: SineQuery) -> Frame:
     )
 
 
-@plugin.query()
+@plugin.query("")
 @plugin.query("sine")
 async def sine(query: Query, model: SineQuery, context: RequestContext) -> Frame:
     if context.instance is not None:
