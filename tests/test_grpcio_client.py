@@ -20,7 +20,7 @@ from plutono_plugin import Frame
 from plutono_plugin._proto import plugin as go_plugin
 from plutono_plugin._proto import pluginv2
 from plutono_plugin._proto.grpc.health import v1 as health
-from tests.test_process import HANDSHAKE, host_env, launch, read_handshake, stop
+from tests.test_process import HANDSHAKE, host_env, read_handshake, stop
 
 M = TypeVar("M")
 
