@@ -148,16 +148,12 @@ from ..google import protobuf as _google__protobuf__
 
 
 class GrpcBrokerBase(betterproto2_grpclib.ServiceBase):
-    async def start_stream(
-        self, messages: "AsyncIterator[ConnInfo]"
-    ) -> "AsyncIterator[ConnInfo]":
+    async def start_stream(self, messages: "AsyncIterator[ConnInfo]") -> "AsyncIterator[ConnInfo]":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
         yield ConnInfo()
 
-    async def __rpc_start_stream(
-        self, stream: "grpclib.server.Stream[ConnInfo, ConnInfo]"
-    ) -> None:
+    async def __rpc_start_stream(self, stream: "grpclib.server.Stream[ConnInfo, ConnInfo]") -> None:
         request = stream.__aiter__()
         await self._call_rpc_handler_server_stream(
             self.start_stream,
@@ -181,9 +177,7 @@ class GrpcControllerBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def __rpc_shutdown(
-        self, stream: "grpclib.server.Stream[Empty, Empty]"
-    ) -> None:
+    async def __rpc_shutdown(self, stream: "grpclib.server.Stream[Empty, Empty]") -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.shutdown(request)

@@ -64,17 +64,13 @@ class AppInstanceSettings(betterproto2.Message):
     decrypted_secure_json_data: "dict[str, str]" = betterproto2.field(
         4,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
     )
 
     last_updated_ms: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message(
-    "pluginv2", "AppInstanceSettings", AppInstanceSettings
-)
+default_message_pool.register_message("pluginv2", "AppInstanceSettings", AppInstanceSettings)
 
 
 @dataclass(eq=False, repr=False)
@@ -92,17 +88,13 @@ class CallResourceRequest(betterproto2.Message):
     headers: "dict[str, StringList]" = betterproto2.field(
         5,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE),
     )
 
     body: "bytes" = betterproto2.field(6, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message(
-    "pluginv2", "CallResourceRequest", CallResourceRequest
-)
+default_message_pool.register_message("pluginv2", "CallResourceRequest", CallResourceRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -112,17 +104,13 @@ class CallResourceResponse(betterproto2.Message):
     headers: "dict[str, StringList]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE),
     )
 
     body: "bytes" = betterproto2.field(3, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message(
-    "pluginv2", "CallResourceResponse", CallResourceResponse
-)
+default_message_pool.register_message("pluginv2", "CallResourceResponse", CallResourceResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -132,17 +120,13 @@ class CheckHealthRequest(betterproto2.Message):
     )
 
 
-default_message_pool.register_message(
-    "pluginv2", "CheckHealthRequest", CheckHealthRequest
-)
+default_message_pool.register_message("pluginv2", "CheckHealthRequest", CheckHealthRequest)
 
 
 @dataclass(eq=False, repr=False)
 class CheckHealthResponse(betterproto2.Message):
     status: "CheckHealthResponseHealthStatus" = betterproto2.field(
-        1,
-        betterproto2.TYPE_ENUM,
-        default_factory=lambda: CheckHealthResponseHealthStatus(0),
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: CheckHealthResponseHealthStatus(0)
     )
 
     message: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -150,9 +134,7 @@ class CheckHealthResponse(betterproto2.Message):
     json_details: "bytes" = betterproto2.field(3, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message(
-    "pluginv2", "CheckHealthResponse", CheckHealthResponse
-)
+default_message_pool.register_message("pluginv2", "CheckHealthResponse", CheckHealthResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -162,9 +144,7 @@ class CollectMetricsRequest(betterproto2.Message):
     )
 
 
-default_message_pool.register_message(
-    "pluginv2", "CollectMetricsRequest", CollectMetricsRequest
-)
+default_message_pool.register_message("pluginv2", "CollectMetricsRequest", CollectMetricsRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -174,9 +154,7 @@ class CollectMetricsResponse(betterproto2.Message):
     )
 
 
-default_message_pool.register_message(
-    "pluginv2", "CollectMetricsResponse", CollectMetricsResponse
-)
+default_message_pool.register_message("pluginv2", "CollectMetricsResponse", CollectMetricsResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -197,9 +175,7 @@ class DataQuery(betterproto2.Message):
 
     interval_ms: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
 
-    time_range: "TimeRange | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    time_range: "TimeRange | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
 
     json: "bytes" = betterproto2.field(5, betterproto2.TYPE_BYTES)
 
@@ -211,9 +187,7 @@ default_message_pool.register_message("pluginv2", "DataQuery", DataQuery)
 
 @dataclass(eq=False, repr=False)
 class DataResponse(betterproto2.Message):
-    frames: "list[bytes]" = betterproto2.field(
-        1, betterproto2.TYPE_BYTES, repeated=True
-    )
+    frames: "list[bytes]" = betterproto2.field(1, betterproto2.TYPE_BYTES, repeated=True)
 
     error: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -244,9 +218,7 @@ class DataSourceInstanceSettings(betterproto2.Message):
     decrypted_secure_json_data: "dict[str, str]" = betterproto2.field(
         9,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
     )
 
     last_updated_ms: "int" = betterproto2.field(10, betterproto2.TYPE_INT64)
@@ -265,16 +237,14 @@ class PluginContext(betterproto2.Message):
 
     plugin_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
-    user: "User | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    user: "User | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
 
     app_instance_settings: "AppInstanceSettings | None" = betterproto2.field(
         4, betterproto2.TYPE_MESSAGE, optional=True
     )
 
-    data_source_instance_settings: "DataSourceInstanceSettings | None" = (
-        betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
+    data_source_instance_settings: "DataSourceInstanceSettings | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
     )
 
 
@@ -290,14 +260,10 @@ class QueryDataRequest(betterproto2.Message):
     headers: "dict[str, str]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
     )
 
-    queries: "list[DataQuery]" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    queries: "list[DataQuery]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
 
 
 default_message_pool.register_message("pluginv2", "QueryDataRequest", QueryDataRequest)
@@ -308,15 +274,11 @@ class QueryDataResponse(betterproto2.Message):
     responses: "dict[str, DataResponse]" = betterproto2.field(
         1,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE),
     )
 
 
-default_message_pool.register_message(
-    "pluginv2", "QueryDataResponse", QueryDataResponse
-)
+default_message_pool.register_message("pluginv2", "QueryDataResponse", QueryDataResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -455,15 +417,11 @@ class DataBase(betterproto2_grpclib.ServiceBase):
 
 
 class DiagnosticsBase(betterproto2_grpclib.ServiceBase):
-    async def check_health(
-        self, message: "CheckHealthRequest"
-    ) -> "CheckHealthResponse":
+    async def check_health(self, message: "CheckHealthRequest") -> "CheckHealthResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def collect_metrics(
-        self, message: "CollectMetricsRequest"
-    ) -> "CollectMetricsResponse":
+    async def collect_metrics(self, message: "CollectMetricsRequest") -> "CollectMetricsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -476,8 +434,7 @@ class DiagnosticsBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_collect_metrics(
-        self,
-        stream: "grpclib.server.Stream[CollectMetricsRequest, CollectMetricsResponse]",
+        self, stream: "grpclib.server.Stream[CollectMetricsRequest, CollectMetricsResponse]"
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
