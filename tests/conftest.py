@@ -37,3 +37,16 @@ def clean_env() -> Iterator[dict[str, str]]:
         if not key.startswith(("PLUGIN_", "PL_", "grafana_plugin"))
     }
     yield env
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (``PLUTONO_PLUGIN_STRICT=1``) any skipped test fails the run: CI runs everything."""
+    if os.environ.get("PLUTONO_PLUGIN_STRICT") != "1" or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped:
+        reporter.write_line(f"PLUTONO_PLUGIN_STRICT: {len(skipped)} test(s) skipped: failing")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
