@@ -82,7 +82,7 @@ def _interesting_metrics(text: str, limit: int = 8) -> list[str]:
     own: dict[str, str] = {}
     for line in samples:
         name = line.split("{")[0].split(" ")[0]
-        if not name.startswith(_STANDARD_PREFIXES) and not name.endswith("_bucket"):
+        if not name.startswith(_STANDARD_PREFIXES) and not name.endswith(("_bucket", "_created")):
             own.setdefault(name, line)
     standard = [line for line in samples if line.split("{")[0].split(" ")[0] in _STANDARD_METRICS]
     return ([*own.values()][: limit // 2] + standard)[:limit]

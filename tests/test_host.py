@@ -437,3 +437,60 @@ def test_cli_reports_a_directory_that_is_no_plugin(
 ) -> None:
     assert main([os.fspath(tmp_path), "health"]) == 2
     assert "not a plugin directory" in capsys.readouterr().err
+
+
+# -- end to end against the Python example, as `make demo` runs it ------------------------------
+
+
+@pytest.fixture(scope="module")
+def quickstart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from plutono_plugin._build import build_plugin_dir
+    from tests._tools import ROOT
+
+    output = tmp_path_factory.mktemp("plugins") / "quickstart"
+    return build_plugin_dir(ROOT / "examples" / "quickstart", output).directory
+
+
+@posix_only
+async def test_python_example_in_a_few_lines(quickstart_dir: Path) -> None:
+    async with PluginHost.start(quickstart_dir) as host:
+        assert (await host.check_health()).ok
+        responses = await host.query(
+            target("A", query_type="sine"),
+            target("E", query_type="error", message="boom"),
+            target("T", query_type="table"),
+        )
+        assert responses["A"].error == "" and responses["A"].frames[0].rows == 100
+        assert responses["E"] == ([], "boom")
+        table_types = [field.type for field in responses["T"].frames[0].fields]
+        assert {FieldType.TIME, FieldType.STRING, FieldType.BOOL} <= set(table_types)
+        echo = await host.call_resource(
+            "POST", "/echo?x=1&x=2", body="hi", headers={"Content-Type": "text/plain"}
+        )
+        assert echo.json()["query"] == {"x": ["1", "2"]} and echo.json()["body"] == "hi"
+        stream = await host.call_resource("GET", "stream?chunks=4")
+        assert len(stream.chunks) == 4 and stream.body.startswith(b"chunk 0\n")
+        assert "quickstart_queries_served" in await host.collect_metrics()
+        result = await host.stop()
+    assert result.graceful and result.exit_code == 0
+    assert host.problems == []  # nothing Plutono would choke on: clean stdout, valid hclog
+
+
+@posix_only
+async def test_python_example_sees_the_configured_datasource(quickstart_dir: Path) -> None:
+    async with PluginHost.start(quickstart_dir, json_data={"fail": True}) as host:
+        health = await host.check_health()
+    assert (health.status, health.ok) == ("ERROR", False)
+    assert "fail" in health.message
+
+
+@posix_only
+def test_cli_demo_drives_the_python_example(
+    quickstart_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([os.fspath(quickstart_dir), "demo"]) == 0
+    demo = capsys.readouterr().out
+    assert "health      OK" in demo and "refId A: 1 frame(s)" in demo
+    assert "GET ping -> 200" in demo and "exited gracefully" in demo
+    assert main([os.fspath(quickstart_dir), "resource", "GET", "items/7"]) == 0
+    assert '"id":7' in capsys.readouterr().out.replace(" ", "")
