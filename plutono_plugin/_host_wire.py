@@ -239,7 +239,7 @@ class PluginManifest:
 
 def read_manifest(plugin_dir: str | os.PathLike[str]) -> PluginManifest:
     """Read ``<plugin_dir>/plugin.json``; :class:`ConfigurationError` says what is missing."""
-    directory = Path(plugin_dir)
+    directory = Path(plugin_dir).absolute()  # the plugin runs in another cwd
     path = directory / "plugin.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

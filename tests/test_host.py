@@ -295,6 +295,16 @@ async def test_early_exit_reports_exit_code_and_stderr(tmp_path: Path) -> None:
 
 
 @posix_only
+async def test_relative_plugin_dir_works_although_the_plugin_runs_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_plugin(tmp_path / "plugins" / "p", "echo started >&2\nexit 4\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PluginExitedError, match="exit code 4"):
+        await PluginHost.launch(os.path.join("plugins", "p"))
+
+
+@posix_only
 async def test_version_one_answer_is_refused(tmp_path: Path) -> None:
     folder = _write_plugin(tmp_path / "p", "echo '1|1|unix|/tmp/nowhere|grpc|'\nsleep 30\n")
     with pytest.raises(HandshakeError, match="legacy"):
