@@ -504,3 +504,33 @@ def test_cli_demo_drives_the_python_example(
     assert "GET ping -> 200" in demo and "exited gracefully" in demo
     assert main([os.fspath(quickstart_dir), "resource", "GET", "items/7"]) == 0
     assert '"id":7' in capsys.readouterr().out.replace(" ", "")
+
+
+_TCP_PLUGIN = """
+from plutono_plugin import Field, Frame, Plugin, Query
+
+plugin = Plugin(network="tcp")
+
+
+@plugin.query()
+async def answer(query: Query) -> Frame:
+    return Frame("answer", [Field("value", [42])])
+"""
+
+
+@posix_only
+async def test_tcp_handshake_connects_within_the_port_range(tmp_path: Path) -> None:
+    from plutono_plugin._build import build_plugin_dir
+
+    source = tmp_path / "src"
+    source.mkdir()
+    manifest = {"id": "tcp-ds", "type": "datasource", "backend": True, "executable": "gpx_tcp"}
+    (source / "plugin.json").write_text(json.dumps(manifest))
+    (source / "tcp_plugin.py").write_text(_TCP_PLUGIN)
+    folder = build_plugin_dir(source, tmp_path / "tcp-ds", entry="tcp_plugin:plugin").directory
+    async with PluginHost.start(folder) as host:
+        assert host.handshake.network == "tcp"
+        address, _, port = host.handshake.address.rpartition(":")
+        assert address == "127.0.0.1" and 10000 <= int(port) <= 25000
+        frames, error = (await host.query({"refId": "A"}))["A"]
+    assert error == "" and frames[0].field("value").values == [42]
