@@ -33,6 +33,9 @@ __all__ = (
 )
 
 
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
 class Secrets(Mapping[str, str]):
     """Decrypted ``secureJsonData``: a read-only mapping whose values never appear in its repr.
 
@@ -161,6 +164,17 @@ class RequestContext:
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     settings: Settings = field(default_factory=Settings)
     instance: Any = None
+
+    def __repr__(self) -> str:
+        # Headers may carry the user's OAuth token (oauthPassThru, contract 2.4.1).
+        headers = {
+            name: "<redacted>" if name.lower() in _SECRET_HEADERS else value
+            for name, value in self.headers.items()
+        }
+        return (
+            f"RequestContext(plugin={self.plugin!r}, headers={headers!r}, "
+            f"settings={self.settings!r}, instance={self.instance!r})"
+        )
 
     @property
     def user(self) -> User | None:
