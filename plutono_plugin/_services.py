@@ -282,6 +282,8 @@ class DiagnosticsService(_Core):
         """Prometheus text of the process (contract 2.4.6)."""
         await stream.recv_message()
         async with self.tracker.call("collectMetrics"):
+            manager = self.plugin.instances
+            _metrics.INSTANCES.set(manager.live if manager is not None else 0)
             payload = pluginv2.CollectMetricsResponsePayload(prometheus=collect_metrics())
             await stream.send_message(pluginv2.CollectMetricsResponse(metrics=payload))
 
