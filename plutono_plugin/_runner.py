@@ -7,6 +7,7 @@ then the process waits for Shutdown, SIGTERM or the host's death and exits 0.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -60,6 +61,10 @@ def run_plugin(plugin: Plugin, environ: Mapping[str, str] | None = None) -> int:
         return status
     settings = Settings.from_environ(env)
     configure_logging(settings.log_level)
+    if plugin.queries:
+        # Load the Arrow encoder (pyarrow, ~0.4 s) before the handshake, not inside the first
+        # query: that query would otherwise run far slower than its handler.
+        importlib.import_module("plutono_plugin._arrow")
     return anyio.run(_serve, plugin, settings, env, backend="asyncio")
 
 
