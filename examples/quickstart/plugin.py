@@ -38,45 +38,70 @@ SERVED = Counter("quickstart_queries_served", "Queries answered, by datasource."
 
 @dataclass
 class Upstream:
-    """Per-datasource state: here just a name and a count of queries served."""
+    """Per-datasource state: here just a name and a count of the queries it served.
+
+    A real plugin would keep an HTTP client or a connection pool here.
+    """
 
     name: str
     served: int = 0
 
     def record(self) -> None:
+        """Count one query (also exported as the metric ``quickstart_queries_served``)."""
         self.served += 1
         SERVED.labels(self.name).inc()
 
 
 @plugin.instance
 async def upstream(settings: DataSourceSettings) -> AsyncIterator[Upstream]:
+    """Build the datasource's instance; code after ``yield`` would run at disposal."""
     yield Upstream(settings.name or str(settings.id))
+
+
+def record(context: RequestContext) -> None:
+    """Count a query on the datasource's instance (there is none without datasource settings)."""
+    if context.instance is not None:
+        context.instance.record()
 
 
 @dataclass
 class SineQuery:
-    """The query editor's JSON for sine-like queries."""
+    """The query editor's JSON for sine queries: ``{"amplitude": 2, "labels": {"host": "a"}}``."""
 
     amplitude: float = 1.0
     labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SlowQuery(SineQuery):
+    """A sine query that first waits ``durationMs`` milliseconds."""
+
     duration_ms: int = 0
+
+
+@dataclass
+class ErrorQuery:
+    """A query that fails with ``message``."""
+
     message: str = "query failed"
 
 
 def sine_frame(query: Query, model: SineQuery) -> Frame:
-    """One wide frame: ``time`` and ``value = amplitude * sin(t)`` over the time range."""
+    """One wide frame: ``time`` and ``value = amplitude * sin(t)`` over the time range.
+
+    The step is ``max(intervalMS, range / maxDataPoints)``, or 1 s when both are 0 (alerting
+    sends zeros).
+    """
     span_ms = max(query.time_range.to_ms - query.time_range.from_ms, 0)
-    step_ms = max(
-        query.interval_ms, span_ms // query.max_data_points if query.max_data_points else 0
-    )
-    step_ms = step_ms or 1000
+    per_point_ms = span_ms // query.max_data_points if query.max_data_points else 0
+    step_ms = max(query.interval_ms, per_point_ms) or 1000
     start = query.time_range.from_ms
     times = [start + offset for offset in range(0, span_ms, step_ms)]
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return Frame(
         query.ref_id,
         [
-            Field("time", [epoch + timedelta(milliseconds=t) for t in times], type="time"),
+            Field("time", [epoch + timedelta(milliseconds=t) for t in times]),
             Field(
                 "value",
                 [model.amplitude * math.sin(t / 1000) for t in times],
@@ -90,26 +115,30 @@ def sine_frame(query: Query, model: SineQuery) -> Frame:
 @plugin.query("")
 @plugin.query("sine")
 async def sine(query: Query, model: SineQuery, context: RequestContext) -> Frame:
-    if context.instance is not None:
-        context.instance.record()
+    """The default query type: a sine wave."""
+    record(context)
     return sine_frame(query, model)
 
 
 @plugin.query("slow")
-async def slow(query: Query, model: SineQuery, context: RequestContext) -> Frame:
+async def slow(query: Query, model: SlowQuery, context: RequestContext) -> Frame:
+    """Wait without blocking the other queries of the request, then answer like ``sine``."""
     await asyncio.sleep(model.duration_ms / 1000)
-    if context.instance is not None:
-        context.instance.record()
+    record(context)
     return sine_frame(query, model)
 
 
 @plugin.query("error")
-async def error(query: Query, model: SineQuery) -> Frame:
+async def error(model: ErrorQuery, context: RequestContext) -> Frame:
+    """Fail this query only: the other queries of the request still answer."""
+    record(context)
     raise QueryError(model.message)
 
 
 @plugin.query("table")
-async def table(query: Query) -> Frame:
+async def table(query: Query, context: RequestContext) -> Frame:
+    """One frame with a column of each basic type (nullable where a value is missing)."""
+    record(context)
     now = query.time_range.end
     return Frame(
         query.ref_id,
@@ -126,11 +155,13 @@ async def table(query: Query) -> Frame:
 
 @plugin.resource("ping")
 async def ping(request: ResourceRequest) -> dict[str, Any]:
+    """``GET ping``: a liveness probe for the frontend."""
     return {"ok": True}
 
 
 @plugin.resource("echo", methods=["GET", "POST"])
 async def echo(request: ResourceRequest) -> dict[str, Any]:
+    """``GET|POST echo``: what the plugin received, as JSON."""
     return {
         "method": request.method,
         "path": request.path,
@@ -142,6 +173,7 @@ async def echo(request: ResourceRequest) -> dict[str, Any]:
 
 @plugin.resource("stream")
 async def stream(request: ResourceRequest) -> ResourceResponse:
+    """``GET stream?chunks=N``: N body chunks, each sent to the browser as it is produced."""
     try:
         chunks = int(request.query.get("chunks") or "3")
     except ValueError:
@@ -157,11 +189,13 @@ async def stream(request: ResourceRequest) -> ResourceResponse:
 
 @plugin.resource("items/{item_id}")
 async def item(request: ResourceRequest, item_id: int) -> dict[str, Any]:
+    """``GET items/<int>``: a typed path parameter (``items/abc`` is answered 422)."""
     return {"id": item_id, "name": f"item {item_id}"}
 
 
 @plugin.check_health
 async def health(context: RequestContext) -> HealthResult:
+    """ "Save & Test": ERROR when the datasource's jsonData has ``"fail": true``."""
     datasource = context.datasource
     if datasource is not None and datasource.json_data.get("fail") is True:
         return HealthResult.error("jsonData.fail is set: failing on purpose")
