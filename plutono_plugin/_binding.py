@@ -132,6 +132,35 @@ def _check_value(field_name: str, annotation: object, value: object) -> None:
         raise ModelError(f"field {field_name!r}: expected {expected}, got {type(value).__name__}")
 
 
+_FieldPlan = tuple[str, tuple[str, ...], object, bool]
+
+
+_PLANS: dict[type[Any], tuple[_FieldPlan, ...]] = {}
+
+
+def _dataclass_plan(model: type[Any]) -> tuple[_FieldPlan, ...]:
+    """Per dataclass, once: (name, JSON keys, annotation, required) of each init field.
+
+    ``typing.get_type_hints`` re-evaluates string annotations on every call; doing it per
+    query was a visible share of the QueryData profile (docs/benchmarks.md).
+    """
+    cached = _PLANS.get(model)
+    if cached is not None:
+        return cached
+    hints = typing.get_type_hints(model)
+    plan = []
+    for field in dataclasses.fields(model):
+        if not field.init:
+            continue
+        keys = tuple(dict.fromkeys((field.name, _camel(field.name))))
+        required = (
+            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        )
+        plan.append((field.name, keys, hints.get(field.name, Any), required))
+    _PLANS[model] = tuple(plan)
+    return _PLANS[model]
+
+
 def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
     """Build ``model`` from query JSON; unknown keys (refId, datasource, ...) are ignored.
 
@@ -152,25 +181,17 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
                 )
                 raise ModelError(details) from None
             raise ModelError(str(error)) from None
-    hints = typing.get_type_hints(model)
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(model):
-        if not field.init:
-            continue
-        for key in (field.name, _camel(field.name)):
+    for name, keys, annotation, required in _dataclass_plan(model):
+        for key in keys:
             if key in data:
-                _check_value(key, hints.get(field.name, Any), data[key])
-                values[field.name] = data[key]
+                _check_value(key, annotation, data[key])
+                values[name] = data[key]
                 break
         else:
-            if (
-                field.default is dataclasses.MISSING
-                and field.default_factory is dataclasses.MISSING
-            ):
-                raise ModelError(f"field {field.name!r} is required")
+            if required:
+                raise ModelError(f"field {name!r} is required")
     try:
         return model(**values)
     except (TypeError, ValueError) as error:
         raise ModelError(str(error)) from None
-
-
