@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from ._fastpath import fast_type, fast_values
 from .errors import FrameError
 from .frame_config import FieldConfig, Labels, check_labels
 from .frame_meta import FrameMeta
@@ -251,9 +252,12 @@ class Field:
                     f"values must be a sequence, got {values.__class__.__name__}", field=name
                 )
             items = list(values)
-            self._type = wanted if wanted is not None else _infer_type(name, items)
+            self._type = wanted or FieldType(fast_type(items) or _infer_type(name, items))
             ftype = self._type
-            self._values = [None if _is_null(v) else _coerce(name, ftype, v) for v in items]
+            fast = fast_values(ftype, items)  # no per-value work when none is needed
+            if fast is None:
+                fast = [None if _is_null(v) else _coerce(name, ftype, v) for v in items]
+            self._values = fast
             has_nulls = any(v is None for v in self._values)
             if nullable is False and has_nulls:
                 raise FrameError("declared nullable=False but holds nulls", field=name)
