@@ -190,11 +190,12 @@ def configure_logging(level: str, stream: IO[str] | None = None) -> logging.Hand
     root.addHandler(handler)
     threshold = _PYTHON_LEVELS.get(level, logging.DEBUG)
     root.setLevel(threshold)
-    # The transport's own debug output (every HTTP/2 frame and header) drowns the plugin's
-    # records and costs time on every call; it shows at ``trace`` only.
+    # The transport's own output (every HTTP/2 frame at debug; "Request was cancelled" at info
+    # each time the host resets its broker and stdio streams) drowns the plugin's records and
+    # costs time on every call; below warnings it shows at ``trace`` only.
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(
-            threshold if threshold <= TRACE else max(threshold, logging.INFO)
+            threshold if threshold <= TRACE else max(threshold, logging.WARNING)
         )
     logging.captureWarnings(True)
     return handler

@@ -427,6 +427,28 @@ class StdioHub:
             self._queues.discard(queue)
 
 
+class UnimplementedService:
+    """Answers ``UNIMPLEMENTED`` for pluginv2 methods the plugin has no handlers for.
+
+    Plutono turns ``UNIMPLEMENTED`` into a proper answer (CallResource: 404, contract 2.3), but
+    only when the status arrives well-formed: grpclib's built-in answer for an unknown method
+    lacks ``content-type``, which grpc-go reports as ``Unknown`` (Plutono: HTTP 500).
+    """
+
+    def __init__(self, paths: list[tuple[str, grpclib.const.Cardinality, Any, Any]]) -> None:
+        self._paths = paths
+
+    async def unimplemented(self, stream: Stream) -> None:
+        """Refuse the call with a well-formed status."""
+        raise GRPCError(Status.UNIMPLEMENTED, "the plugin has no handlers for this service")
+
+    def __mapping__(self) -> dict[str, Any]:
+        return {
+            path: _handler(self.unimplemented, cardinality, request, reply)
+            for path, cardinality, request, reply in self._paths
+        }
+
+
 def build_services(
     plugin_: Plugin,
     settings: Settings,
@@ -441,8 +463,28 @@ def build_services(
         GoPluginServices(shutdown, stdio),
         DiagnosticsService(plugin_, settings, tracker),
     ]
+    missing: list[tuple[str, grpclib.const.Cardinality, Any, Any]] = []
     if plugin_.queries:
         services.append(DataService(plugin_, settings, tracker))
+    else:
+        missing.append(
+            (
+                "/pluginv2.Data/QueryData",
+                grpclib.const.Cardinality.UNARY_UNARY,
+                pluginv2.QueryDataRequest,
+                pluginv2.QueryDataResponse,
+            )
+        )
     if plugin_.resources.routes:
         services.append(ResourceService(plugin_, settings, tracker))
+    else:
+        missing.append(
+            (
+                "/pluginv2.Resource/CallResource",
+                grpclib.const.Cardinality.UNARY_STREAM,
+                pluginv2.CallResourceRequest,
+                pluginv2.CallResourceResponse,
+            )
+        )
+    services.append(UnimplementedService(missing))
     return services

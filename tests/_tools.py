@@ -6,10 +6,13 @@ Where a tool is missing the test skips with a visible reason; with ``PLUTONO_PLU
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import pytest
@@ -77,3 +80,16 @@ def shared_vector(name: str) -> Path:
     if not path.is_file():
         skip_or_fail(f"shared test vector {path} is absent (clone outside the workplace)")
     return path
+
+
+def load_example() -> ModuleType:
+    """Import ``examples/quickstart/plugin.py`` once per process (its metrics register once)."""
+    name = "quickstart_example"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples/quickstart/plugin.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -28,6 +28,14 @@ def lifecycle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return output
 
 
+@pytest.fixture(scope="session")
+def healthonly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tests/plugins/healthonly`` (an app plugin without queries or resources), built."""
+    output = tmp_path_factory.mktemp("plugins") / "healthonly"
+    build_plugin_dir(ROOT / "tests" / "plugins" / "healthonly", output)
+    return output
+
+
 @pytest.fixture
 def clean_env() -> Iterator[dict[str, str]]:
     """This process's environment without go-plugin's variables (tests add what they need)."""

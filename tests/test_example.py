@@ -7,13 +7,10 @@ use the transport-free routers the gRPC adapter calls (``plugin.queries``, ``plu
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
-import sys
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -31,21 +28,9 @@ from plutono_plugin import (
     ResourceRequest,
     TimeRange,
 )
-from tests._tools import ROOT
+from tests._tools import load_example
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def load_example() -> ModuleType:
-    name = "quickstart_example"
-    if name in sys.modules:  # prometheus metrics may be registered only once per process
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples/quickstart/plugin.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 example = load_example()

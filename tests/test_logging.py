@@ -118,7 +118,8 @@ def test_configure_logging_routes_root_records_and_quiets_the_transport() -> Non
         configure_logging("info", stream)
         logging.getLogger("my.plugin").info("hello")
         logging.getLogger("my.plugin").debug("hidden")
-        logging.getLogger("hpack").info("hpack info still shows at info")
+        logging.getLogger("grpclib.server").info("Request was cancelled")
+        logging.getLogger("hpack").warning("hpack warnings still show")
         (first, second) = [json.loads(line) for line in stream.getvalue().splitlines()]
         assert first["@message"] == "hello" and first["@level"] == "info"
         assert second["@module"] == "hpack"

@@ -172,3 +172,16 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+def test_services_without_handlers_are_unimplemented_as_plutono_expects(
+    go_host: GoHost, healthonly_dir: Path
+) -> None:
+    assert go_host.start(healthonly_dir, "plutono-healthonly-test-app")["ok"]
+    resource = go_host.resource("anything")
+    # Plutono maps exactly this code to 404 "Not found" (contract 2.3); Unknown would be a 500.
+    assert resource["grpc_code"] == "Unimplemented", resource
+    query = go_host.query([{"ref_id": "A"}])
+    assert query["grpc_code"] == "Unimplemented", query
+    health = go_host.check_health({"org_id": 7, "app": {"json_data": {}}})
+    assert health["status"] == "OK" and health["details_json"] == '{"org":7}', health
