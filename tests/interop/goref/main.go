@@ -13,6 +13,8 @@
 //   - "error": that query's DataResponse.Error = "message";
 //   - "slow": sleep "durationMs" (abandoned when the request is cancelled),
 //     then answer like "sine";
+//   - "bench_frame" (benchmark only): one wide frame of "rows" rows, time
+//     (one second apart from the range's from) and value (float64);
 //   - resource GET ping → 200 {"ok": true}; GET stream → three flushed chunks;
 //     GET process → the process's environment, cwd and arguments, so tests
 //     can check what the host passed (contract 1.1, 1.2);
@@ -42,6 +44,7 @@ type queryModel struct {
 	Labels     map[string]string `json:"labels"`
 	Message    string            `json:"message"`
 	DurationMS int64             `json:"durationMs"`
+	Rows       int               `json:"rows"`
 }
 
 // instance is the per-datasource state the instance manager caches (keyed
@@ -146,6 +149,21 @@ func (p *plugin) querySlow(ctx context.Context, req *backend.QueryDataRequest) (
 	return resp, nil
 }
 
+// queryBenchFrame answers the benchmark's large frame (tests/bench): the
+// data is built in plain Go slices, the way an SDK user would.
+func (p *plugin) queryBenchFrame(_ context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	return forEachQuery(req, func(q backend.DataQuery, m queryModel) backend.DataResponse {
+		times := make([]time.Time, m.Rows)
+		values := make([]float64, m.Rows)
+		for i := range times {
+			times[i] = q.TimeRange.From.Add(time.Duration(i) * time.Second)
+			values[i] = float64(i) * 0.5
+		}
+		frame := data.NewFrame(q.RefID, data.NewField("time", nil, times), data.NewField("value", nil, values))
+		return backend.DataResponse{Frames: data.Frames{frame}}
+	}), nil
+}
+
 func (p *plugin) CheckHealth(_ context.Context, req *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
 	if _, err := p.instances.Get(req.PluginContext); err != nil {
 		return nil, err
@@ -194,6 +212,7 @@ func main() {
 	mux.HandleFunc("sine", p.querySine)
 	mux.HandleFunc("error", p.queryError)
 	mux.HandleFunc("slow", p.querySlow)
+	mux.HandleFunc("bench_frame", p.queryBenchFrame)
 
 	routes := http.NewServeMux()
 	routes.HandleFunc("/ping", handlePing)

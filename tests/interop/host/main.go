@@ -101,6 +101,12 @@ func (s *server) dispatch(name string, line []byte) reply {
 			return reply{"ok": false, "error": err.Error()}
 		}
 		return p.query(args)
+	case "bench_query":
+		var args benchArgs
+		if err := decode(line, &args); err != nil {
+			return reply{"ok": false, "error": err.Error()}
+		}
+		return p.benchQuery(args)
 	case "resource":
 		var args resourceArgs
 		if err := decode(line, &args); err != nil {
