@@ -196,6 +196,11 @@ class Plugin:
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
         """Enter the lifespan; on exit, dispose instances and close ASGI tasks."""
+        if self.instances is not None and self.instances.closed:
+            # Served before (e.g. one module-level plugin in several in-memory test clients):
+            # start with a fresh manager, a closed one refuses every call.
+            closed = self.instances
+            self.instances = InstanceManager(closed.factory, dispose_timeout=closed.dispose_timeout)
         try:
             if self._lifespan is None:
                 yield
