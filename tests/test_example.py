@@ -1,8 +1,9 @@
 """The quickstart example's handlers, called directly: how a plugin author unit-tests a plugin.
 
 Decorators return the functions unchanged, so handlers are plain ``async def`` functions taking
-a ``Query``, a model and a ``RequestContext``; no host, no gRPC. The router-level tests at the end
-use the transport-free routers the gRPC adapter calls (``plugin.queries``, ``plugin.resources``).
+a ``Query``, a model and a ``RequestContext``; no host, no gRPC. The tests at the end go through
+the transport-free routers the gRPC adapter calls (``plugin.queries``, ``plugin.resources``) and
+through the public in-memory test client (``plutono_plugin.testing.PluginTestClient``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from plutono_plugin import (
     ResourceRequest,
     TimeRange,
 )
+from plutono_plugin.testing import PluginTestClient, target
 from tests._tools import load_example
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -200,3 +202,32 @@ async def test_router_answers_bad_item_ids_with_422() -> None:
     response = await example.plugin.resources.dispatch(ResourceRequest("GET", "items/abc"))
 
     assert response.status == 422
+
+
+# -- through the public in-memory test client (the plugin's real gRPC services) ----------------
+
+
+async def test_in_memory_client_runs_every_feature_of_the_example() -> None:
+    async with PluginTestClient(example.plugin) as client:
+        answers = await client.query(
+            target("A", amplitude=2, labels={"host": "a"}),
+            target("B", query_type="error", message="upstream down"),
+            target("C", query_type="table"),
+            target("D", query_type="nope"),
+        )
+        ping = await client.call_resource("GET", "ping")
+        stream = await client.call_resource("GET", "stream?chunks=3")
+        health = await client.check_health()
+        metrics = await client.collect_metrics()
+
+    [sine] = answers["A"].frames
+    assert answers["A"].error == ""
+    assert sine.field("value").labels == {"host": "a"}
+    assert answers["B"] == ([], "upstream down")
+    assert answers["C"].error == "" and len(answers["C"].frames[0].fields) == 6
+    assert answers["D"] == ([], "no handler for query type 'nope'")
+    assert (ping.status, ping.json()) == (200, {"ok": True})
+    assert stream.chunks == [b"chunk 0\n", b"chunk 1\n", b"chunk 2\n"]
+    assert health.ok and health.message == "quickstart datasource is working"
+    assert 'quickstart_queries_served_total{datasource="dev"}' in metrics
+    assert client.problems == []
