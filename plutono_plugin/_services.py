@@ -43,10 +43,22 @@ _log = logging.getLogger("plutono_plugin.server")
 Stream = grpclib.server.Stream[Any, Any]
 
 
+_REQUEST_TYPES = frozenset(
+    (
+        pluginv2.QueryDataRequest,
+        pluginv2.CallResourceRequest,
+        pluginv2.CheckHealthRequest,
+        pluginv2.CollectMetricsRequest,
+    )
+)
+
+
 class LimitedProtoCodec(ProtoCodec):
     """Protobuf codec refusing requests above a size (grpclib has no receive limit of its own).
 
-    The Go SDK's server accepts 16 MiB by default (contract 5.2); responses stay unlimited.
+    The Go SDK's server accepts 16 MiB by default (contract 5.2). Only the plugin's request
+    messages are limited, so the same codec can serve an in-memory client, whose responses
+    stay unlimited.
     """
 
     def __init__(self, max_receive_message_size: int) -> None:
@@ -54,7 +66,7 @@ class LimitedProtoCodec(ProtoCodec):
 
     def decode(self, data: bytes, message_type: Any) -> Any:
         """Decode, or fail the call with RESOURCE_EXHAUSTED naming both sizes."""
-        if len(data) > self.max_receive_message_size:
+        if len(data) > self.max_receive_message_size and message_type in _REQUEST_TYPES:
             raise GRPCError(
                 Status.RESOURCE_EXHAUSTED,
                 f"request of {len(data)} bytes exceeds the plugin's limit of "

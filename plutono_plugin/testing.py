@@ -87,7 +87,7 @@ class PluginTestClient(PluginClient):
     async def __aenter__(self) -> PluginTestClient:
         from grpclib.testing import ChannelFor
 
-        from ._services import CallTracker, StdioHub, build_services
+        from ._services import CallTracker, LimitedProtoCodec, StdioHub, build_services
 
         async def no_shutdown() -> None:
             return None
@@ -98,7 +98,8 @@ class PluginTestClient(PluginClient):
             services = build_services(
                 self.plugin, self.settings, CallTracker(), shutdown=no_shutdown, stdio=StdioHub()
             )
-            self.channel = await stack.enter_async_context(ChannelFor(services))
+            codec = LimitedProtoCodec(self.plugin.max_receive_message_size)
+            self.channel = await stack.enter_async_context(ChannelFor(services, codec=codec))
         except BaseException:
             await stack.aclose()
             raise
