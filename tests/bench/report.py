@@ -1,0 +1,256 @@
+"""Turn the samples of one run into ``docs/benchmarks.json`` and ``docs/benchmarks.md``.
+
+Per metric and plugin: median, min and max of the repetitions, the unit, and the ratios
+(``ours/ceiling``, ``ours/go``, ...) of medians. The Markdown adds the goals of issue #5 with
+whether this run reached them, and the hand-written profile notes (``tests/bench/notes.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.bench.runner import Bench
+
+DASH, TIMES = "\u2013", "\u00d7"  # en dash, multiplication sign
+NOTES = Path(__file__).resolve().parent / "notes.md"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How one metric is named, measured and compared."""
+
+    key: str
+    title: str
+    unit: str
+    ratios: tuple[tuple[str, str], ...]
+    """(numerator, denominator) pairs of plugins."""
+
+
+def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
+    """Every metric of a run, in report order."""
+    found: list[Metric] = []
+    for level in concurrency:
+        pairs = (("ours", "ceiling"), ("ours", "go"))
+        found.append(Metric(f"qps_c{level}", f"QueryData/s, {level} in flight", "calls/s", pairs))
+        found.append(Metric(f"p50_c{level}", f"p50 latency, {level} in flight", "ms", pairs))
+        found.append(Metric(f"p99_c{level}", f"p99 latency, {level} in flight", "ms", pairs))
+    found += [
+        Metric("slow_request_ms", "slow queries in one request", "ms", (("go", "ours"),)),
+        Metric("encode_ms", "large frame encode", "ms", (("ours", "go"), ("ours", "pyarrow"))),
+        Metric("encode_marshal_only_ms", "Go MarshalArrow alone (no NewFrame)", "ms", ()),
+        Metric("frame_call_ms", "large frame QueryData end to end", "ms", (("ours", "go"),)),
+        Metric("cold_start_ms", "cold start: exec → connected client", "ms", (("ours", "go"),)),
+        Metric("shutdown_ms", "Shutdown RPC → process exit (idle)", "ms", (("ours", "go"),)),
+        Metric("rss_idle_mb", "RSS idle after start", "MiB", (("ours", "go"),)),
+        Metric("rss_after_calls_mb", "RSS after the calls", "MiB", (("ours", "go"),)),
+    ]
+    return found
+
+
+def _summary(values: Sequence[float]) -> dict[str, Any]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+        "samples": list(values),
+    }
+
+
+def _tool_version(command: Sequence[str]) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def build_json(bench: Bench, command: str) -> dict[str, Any]:
+    """The ``docs/benchmarks.json`` object."""
+    metrics: dict[str, Any] = {}
+    for metric in metrics_for(bench.config.concurrency):
+        per_plugin = bench.samples.get(metric.key)
+        if not per_plugin:
+            continue
+        entry: dict[str, Any] = {"title": metric.title, "unit": metric.unit}
+        entry.update({who: _summary(values) for who, values in per_plugin.items()})
+        entry["ratios"] = {
+            f"{top}/{bottom}": round(entry[top]["median"] / entry[bottom]["median"], 3)
+            for top, bottom in metric.ratios
+            if top in entry and bottom in entry and entry[bottom]["median"]
+        }
+        metrics[metric.key] = entry
+    return {
+        "command": command,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "go": _tool_version(["go", "env", "GOVERSION"]),
+        },
+        "config": bench.config.as_dict(),
+        "extras": bench.extras,
+        "metrics": metrics,
+    }
+
+
+def _cell(entry: Mapping[str, Any] | None, digits: int) -> str:
+    if entry is None:
+        return "—"
+    low, high = f"{entry['min']:,.{digits}f}", f"{entry['max']:,.{digits}f}"
+    return f"{entry['median']:,.{digits}f} ({low}{DASH}{high})"
+
+
+def _row(data: Mapping[str, Any], key: str, columns: Sequence[str], digits: int) -> str:
+    entry = data["metrics"].get(key)
+    if entry is None:
+        return ""
+    cells = [_cell(entry.get(who), digits) for who in columns]
+    ratios = ", ".join(f"{name} **{value:.2f}**" for name, value in entry["ratios"].items())
+    return f"| {entry['title']} | " + " | ".join(cells) + f" | {ratios or '—'} |"
+
+
+def _goals(data: Mapping[str, Any]) -> list[str]:
+    metrics = data["metrics"]
+
+    def median(key: str, who: str) -> float | None:
+        entry = metrics.get(key, {}).get(who)
+        return None if entry is None else float(entry["median"])
+
+    def ratio(key: str, name: str) -> float | None:
+        value = metrics.get(key, {}).get("ratios", {}).get(name)
+        return None if value is None else float(value)
+
+    goals = [
+        ("ours ÷ ceiling ≥ 0.8 at 16 in flight", ratio("qps_c16", "ours/ceiling"), 0.8, True),
+        (
+            f"10 {TIMES} 200 ms slow queries ≥ 5{TIMES} faster than Go",
+            ratio("slow_request_ms", "go/ours"),
+            5,
+            True,
+        ),
+        (
+            "frame encoding no slower than Go (ours ÷ Go ≤ 1)",
+            ratio("encode_ms", "ours/go"),
+            1,
+            False,
+        ),
+        ("cold start ≤ 250 ms", median("cold_start_ms", "ours"), 250, False),
+        ("Shutdown → exit ≤ 200 ms", median("shutdown_ms", "ours"), 200, False),
+        ("idle RSS ≤ 60 MiB", median("rss_idle_mb", "ours"), 60, False),
+    ]
+    lines = ["| Goal | This run | Reached |", "| --- | --- | --- |"]
+    for text, value, bound, at_least in goals:
+        if value is None:
+            lines.append(f"| {text} | not measured | — |")
+            continue
+        reached = value >= bound if at_least else value <= bound
+        lines.append(f"| {text} | {value:,.2f} | {'yes' if reached else '**no**'} |")
+    return lines
+
+
+def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
+    """The ``docs/benchmarks.md`` text."""
+    config, machine = data["config"], data["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Generated by `{data['command']}` on {data['date']}: {machine['cores']} cores "
+        f"({machine['platform']}), Python {machine['python']}, {machine['go']}. Every figure "
+        "below comes from that one run; do not edit by hand (the profile notes come from "
+        "`tests/bench/notes.md`). Raw figures: [benchmarks.json](benchmarks.json).",
+        "",
+        "All plugins run behind the same Go host (`tests/interop/host`: go-plugin v1.4.0 and "
+        "the SDK v0.88.0 client, configured like Plutono), which also generates the load "
+        "(`bench_query`). **ours** is the quickstart example (`examples/quickstart`), **go** "
+        "the reference plugin on grafana-plugin-sdk-go v0.88.0 (`tests/interop/goref`), "
+        "**ceiling** grpclib + our betterproto2 messages answering a precomputed response "
+        "(`tests/bench/ceiling`). Runs alternate between plugins; each cell is the median of "
+        f"the repetitions with min{DASH}max in parentheses. Host, load generator and plugin share "
+        f"the {machine['cores']} cores, and the machine may be shared with other jobs: "
+        "ratios matter more than absolute figures.",
+        "",
+        "## Goals (issue #5)",
+        "",
+        *_goals(data),
+        "",
+        f"## 1. QueryData throughput and latency ({config['reps']} {TIMES} "
+        f"{config['duration_ms']} ms per level)",
+        "",
+        "One `sine` query of 100 points per call (Plutono's defaults: last hour, "
+        "maxDataPoints 100). Ratios are of medians: for calls/s higher is better for ours, for "
+        "latency lower is.",
+        "",
+        "| Metric | ours | go | ceiling | Ratios |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for level in concurrency:
+        for key in (f"qps_c{level}", f"p50_c{level}", f"p99_c{level}"):
+            out.append(_row(data, key, ("ours", "go", "ceiling"), 1 if key[0] == "q" else 2))
+    out += [
+        "",
+        f"## 2. Slow queries ({config['slow_queries']} {TIMES} `slow` {config['slow_ms']} ms "
+        f"in one request, {config['slow_reps']} runs)",
+        "",
+        "Our router runs a request's queries concurrently; the SDK's `QueryTypeMux` handler "
+        "loops over them. `go/ours` is how many times faster ours answers.",
+        "",
+        "| Metric | ours | go | Ratio |",
+        "| --- | --- | --- | --- |",
+        _row(data, "slow_request_ms", ("ours", "go"), 1),
+        "",
+        f"## 3. Large frame ({config['frame_rows']:,} rows: time + float64)",
+        "",
+        "Encode: ours is `Frame(...).encode()` from numpy arrays (`tests/bench/frames.py`), go "
+        "is `data.NewFrame` + `MarshalArrow` from Go slices (`tests/interop/goencode`), pyarrow "
+        f"its own `ipc.new_file` write; each sample is the median of {config['encode_runs']} "
+        "runs. End to end: one QueryData answering that frame (`bench_frame` query type; "
+        "`tests/bench/bigframe` for ours, numpy data), timed by the host.",
+        "",
+        "| Metric | ours | go | pyarrow | Ratios |",
+        "| --- | --- | --- | --- | --- |",
+        _row(data, "encode_ms", ("ours", "go", "pyarrow"), 1),
+        _row(data, "encode_marshal_only_ms", ("ours", "go", "pyarrow"), 1),
+        _row(data, "frame_call_ms", ("ours", "go", "pyarrow"), 1),
+        "",
+        f"## 4{DASH}6. Process: cold start, shutdown, memory",
+        "",
+        "Cold start is the host's `start` reply `handshake_ms`: go-plugin's `Client()`, which "
+        "execs the plugin (for ours: `/bin/sh` launcher → Python), reads the handshake line and "
+        "connects (median of "
+        f"{config['cold_starts']}). Shutdown is `Kill()` (Shutdown RPC, then waiting for the "
+        "exit) on an idle plugin. RSS is `VmRSS` of the plugin process "
+        f"{config['idle_settle_s']} s after start, and after {config['rss_calls']:,} `sine` "
+        "calls at 16 in flight on a fresh process.",
+        "",
+        "| Metric | ours | go | Ratio |",
+        "| --- | --- | --- | --- |",
+        _row(data, "cold_start_ms", ("ours", "go"), 1),
+        _row(data, "shutdown_ms", ("ours", "go"), 1),
+        _row(data, "rss_idle_mb", ("ours", "go"), 1),
+        _row(data, "rss_after_calls_mb", ("ours", "go"), 1),
+        "",
+    ]
+    if NOTES.is_file():
+        out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(line for line in out if line is not None) + "\n"
+
+
+def write_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
+    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``docs``; return the JSON object."""
+    data = build_json(bench, command)
+    docs.mkdir(parents=True, exist_ok=True)
+    (docs / "benchmarks.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    markdown = build_markdown(data, bench.config.concurrency)
+    (docs / "benchmarks.md").write_text(markdown, encoding="utf-8")
+    return data

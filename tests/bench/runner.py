@@ -1,0 +1,258 @@
+"""The measurements: every plugin behind its own Go host (go-plugin v1.4.0), runs alternated.
+
+Each measurement is repeated ``Config.reps`` times and the plugins take turns within every
+repetition (A B C, B C A, ...), so a slow spell of the shared machine hits all of them alike.
+A sample list per plugin per metric comes back; :mod:`tests.bench.report` summarises them.
+
+Example::
+
+    samples = run_all(Config.quick(), Path("/tmp/bench"))
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests._tools import go_binary
+from tests.bench import frames
+from tests.bench.plugins import PluginDir, prepare_plugins
+from tests.interop.gohost import GoHost, Query
+
+Samples = dict[str, dict[str, list[float]]]
+"""metric → plugin (``ours``, ``go``, ``ceiling``, ``pyarrow``) → one value per repetition."""
+
+SINE: list[Query] = [{"ref_id": "A", "query_type": "sine", "json": {}}]
+"""One ``sine`` query; Plutono's defaults give 100 points over the last hour."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and repetitions; :meth:`quick` is the smoke test's, the defaults ``make bench``'s."""
+
+    concurrency: tuple[int, ...] = (1, 16, 64)
+    duration_ms: int = 2000
+    warmup_calls: int = 100
+    reps: int = 3
+    slow_queries: int = 10
+    slow_ms: int = 200
+    slow_reps: int = 5
+    frame_rows: int = 1_000_000
+    frame_reps: int = 5
+    encode_runs: int = 5
+    cold_starts: int = 10
+    rss_calls: int = 10_000
+    rss_reps: int = 2
+    idle_settle_s: float = 0.5
+
+    @classmethod
+    def quick(cls) -> Config:
+        """Tiny sizes: the whole run takes seconds (structure check, no meaningful figures)."""
+        return cls(
+            concurrency=(1, 4),
+            duration_ms=150,
+            warmup_calls=5,
+            reps=1,
+            slow_queries=3,
+            slow_ms=20,
+            slow_reps=1,
+            frame_rows=1000,
+            frame_reps=1,
+            encode_runs=1,
+            cold_starts=1,
+            rss_calls=50,
+            rss_reps=1,
+            idle_settle_s=0.05,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return asdict(self)
+
+
+@dataclass
+class Bench:
+    """Hosts and plugin directories of one run."""
+
+    config: Config
+    workdir: Path
+    plugins: dict[str, PluginDir] = field(default_factory=dict)
+    samples: Samples = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, metric: str, who: str, value: float) -> None:
+        """Record one sample."""
+        self.samples.setdefault(metric, {}).setdefault(who, []).append(round(value, 3))
+
+
+def _rotations(names: Sequence[str], rep: int) -> list[str]:
+    shift = rep % len(names)
+    return list(names[shift:]) + list(names[:shift])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` in MiB (``VmRSS`` of ``/proc/<pid>/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def _checked(reply: dict[str, Any], what: str) -> dict[str, Any]:
+    if not reply.get("ok"):
+        raise RuntimeError(f"{what} failed: {reply.get('error')}")
+    return reply
+
+
+@contextmanager
+def _started(bench: Bench, who: str, env: dict[str, str] | None = None) -> Iterator[GoHost]:
+    plugin = bench.plugins[who]
+    host = GoHost(go_binary("host"), stderr_path=bench.workdir / f"host-{who}.stderr")
+    try:
+        _checked(dict(host.start(plugin.directory, plugin.plugin_id, env=env)), f"start {who}")
+        yield host
+    finally:
+        host.close()
+
+
+def _bench(host: GoHost, queries: Sequence[Query], **load: int) -> dict[str, Any]:
+    args: dict[str, object] = {"queries": [dict(q) for q in queries], **load}
+    timeout = load.get("duration_ms", 0) / 1000 + 120
+    return _checked(host.command("bench_query", args, timeout=timeout), "bench_query")
+
+
+def measure_throughput(bench: Bench) -> None:
+    """1: QueryData per second, p50 and p99 at each concurrency; ours, Go, ceiling."""
+    config = bench.config
+    with _started(bench, "ours") as ours:
+        answer = _checked(dict(ours.query(SINE)), "sine query")
+        frames_file = bench.workdir / "ceiling-frames.txt"
+        frames_file.write_text("\n".join(answer["responses"]["A"]["frames_base64"]))
+        env = {"BENCH_CEILING_FRAMES": str(frames_file)}
+        with _started(bench, "go") as go, _started(bench, "ceiling", env) as ceiling:
+            hosts = {"ours": ours, "go": go, "ceiling": ceiling}
+            for host in hosts.values():  # first calls (lazy imports, caches) not measured
+                _bench(host, SINE, count=config.warmup_calls, concurrency=4)
+            for rep in range(config.reps):
+                for level in config.concurrency:
+                    for who in _rotations(list(hosts), rep + level):
+                        reply = _bench(
+                            hosts[who],
+                            SINE,
+                            concurrency=level,
+                            duration_ms=config.duration_ms,
+                            warmup=config.warmup_calls // 4,
+                        )
+                        bench.add(f"qps_c{level}", who, reply["per_second"])
+                        bench.add(f"p50_c{level}", who, reply["p50_ms"])
+                        bench.add(f"p99_c{level}", who, reply["p99_ms"])
+
+
+def measure_slow(bench: Bench) -> None:
+    """2: one request of N ``slow`` queries of D ms each: call latency, ours vs Go."""
+    config = bench.config
+    queries: list[Query] = [
+        {"ref_id": f"Q{i}", "query_type": "slow", "json": {"durationMs": config.slow_ms}}
+        for i in range(config.slow_queries)
+    ]
+    with _started(bench, "ours") as ours, _started(bench, "go") as go:
+        hosts = {"ours": ours, "go": go}
+        for rep in range(config.slow_reps + 1):
+            for who in _rotations(list(hosts), rep):
+                reply = _bench(hosts[who], queries, count=1)
+                if rep:  # the first round warms up
+                    bench.add("slow_request_ms", who, reply["p50_ms"])
+
+
+def measure_frame(bench: Bench) -> None:
+    """3: the large frame: encode time (ours, Go MarshalArrow, pyarrow) and end-to-end call."""
+    config = bench.config
+    goencode = go_binary("goencode")
+    for rep in range(config.frame_reps):
+        for who in _rotations(["ours", "go"], rep):
+            if who == "ours":
+                result = frames.run(rows=config.frame_rows, runs=config.encode_runs)
+                bench.add("encode_ms", "ours", result["ours_ms"])
+                bench.add("encode_ms", "pyarrow", result["pyarrow_ms"])
+                bench.extras["encode_bytes_ours"] = result["ours_bytes"]
+            else:
+                out = subprocess.run(
+                    [
+                        str(goencode),
+                        f"-rows={config.frame_rows}",
+                        f"-runs={config.encode_runs}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=300,
+                )
+                result = json.loads(out.stdout)
+                bench.add("encode_ms", "go", result["new_frame_and_marshal"]["median_ms"])
+                bench.add("encode_marshal_only_ms", "go", result["marshal_arrow"]["median_ms"])
+                bench.extras["encode_bytes_go"] = result["bytes"]
+    query: list[Query] = [
+        {"ref_id": "A", "query_type": "bench_frame", "json": {"rows": config.frame_rows}}
+    ]
+    with _started(bench, "ours_frame") as ours, _started(bench, "go") as go:
+        hosts = {"ours": ours, "go": go}
+        for host in hosts.values():
+            _bench(host, query, count=1)  # warm-up
+        for rep in range(config.frame_reps):
+            for who in _rotations(list(hosts), rep):
+                bench.add("frame_call_ms", who, _bench(hosts[who], query, count=1)["p50_ms"])
+
+
+def measure_process(bench: Bench) -> None:
+    """4-6: cold start, Shutdown → exit when idle, RSS idle and after many calls; ours vs Go."""
+    config = bench.config
+    host_binary = go_binary("host")
+    for rep in range(config.cold_starts):
+        for who in _rotations(["ours", "go"], rep):
+            plugin = bench.plugins[who]
+            host = GoHost(host_binary, stderr_path=bench.workdir / f"host-cold-{who}.stderr")
+            try:
+                reply: dict[str, Any] = dict(host.start(plugin.directory, plugin.plugin_id))
+                started = _checked(reply, f"start {who}")
+                bench.add("cold_start_ms", who, started["handshake_ms"])
+                time.sleep(config.idle_settle_s)
+                bench.add("rss_idle_mb", who, rss_mb(started["pid"]))
+                killed = _checked(dict(host.kill()), f"kill {who}")
+                if not killed["graceful"]:
+                    raise RuntimeError(f"{who} did not exit on Shutdown (SIGKILLed after 2 s)")
+                bench.add("shutdown_ms", who, killed["elapsed_ms"])
+            finally:
+                host.close()
+    for rep in range(config.rss_reps):
+        for who in _rotations(["ours", "go"], rep):
+            with _started(bench, who) as host:
+                pid = host.restarts()["pid"]
+                _bench(host, SINE, count=config.rss_calls, concurrency=16)
+                bench.add("rss_after_calls_mb", who, rss_mb(pid))
+
+
+MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
+    measure_throughput,
+    measure_slow,
+    measure_frame,
+    measure_process,
+)
+
+
+def run_all(config: Config, workdir: Path, log: Callable[[str], None] = lambda _: None) -> Bench:
+    """Prepare the plugins and run every measurement; return the samples."""
+    bench = Bench(config, workdir)
+    bench.plugins = prepare_plugins(workdir / "plugins")
+    go_binary("goencode")
+    for measurement in MEASUREMENTS:
+        began = time.monotonic()
+        log(f"{measurement.__name__} ...")
+        measurement(bench)
+        log(f"{measurement.__name__}: {time.monotonic() - began:.1f} s")
+    return bench
