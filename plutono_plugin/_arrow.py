@@ -12,6 +12,8 @@ units, time zones, dates, float16) or refused with a :class:`FrameError` naming 
 
 from __future__ import annotations
 
+import array
+import itertools
 import json
 from typing import Any
 
@@ -122,11 +124,31 @@ def _from_numpy(name: str, values: Any) -> pa.Array:
         raise FrameError(
             f"a numpy array for a field must be 1-dimensional, got shape {values.shape}", field=name
         )
+    masked = isinstance(values, numpy.ma.MaskedArray)
+    data = values.data if masked else values
+    mask = numpy.ma.getmaskarray(values) if masked else None
+    dtype = data.dtype
+    unit = numpy.datetime_data(dtype)[0] if dtype.kind == "M" else ""
+    wrappable = dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize in (4, 8))
     try:
-        if isinstance(values, numpy.ma.MaskedArray):
-            return pa.array(values.data, mask=numpy.ma.getmaskarray(values))
-        return pa.array(values)  # numeric dtypes are wrapped without copying
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        if dtype.isnative and (wrappable or unit in ("s", "ms", "us", "ns")):
+            # Wrap the memory as it is (no copy, and no pa.array: see array_from_python).
+            if unit:
+                mask = numpy.isnat(data) if mask is None else mask | numpy.isnat(data)
+                arrow_type = pa.timestamp(unit)
+                data = data.view("int64")
+            else:
+                arrow_type = pa.from_numpy_dtype(dtype)
+            data = numpy.ascontiguousarray(data)
+            validity, nulls = None, 0
+            if mask is not None and (nulls := int(mask.sum())):
+                validity = pa.py_buffer(numpy.packbits(~mask, bitorder="little"))
+            buffers = [validity, pa.py_buffer(data)]
+            return pa.Array.from_buffers(arrow_type, len(data), buffers, null_count=nulls)
+        if masked:
+            return pa.array(values.data, mask=mask)
+        return pa.array(values)  # bool, float16, strings, objects: pyarrow converts
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError) as exc:
         raise FrameError(
             f"numpy dtype {values.dtype} is not supported: {exc}", field=name
         ) from None
@@ -165,12 +187,61 @@ def python_values(array: pa.Array, field_type: FieldType) -> list[Any]:
     return array.to_pylist()  # type: ignore[no-any-return]
 
 
+# stdlib ``array`` type codes of the fixed-width wire types (TIME: int64 nanoseconds).
+_TYPECODES = {
+    FieldType.INT8: "b",
+    FieldType.INT16: "h",
+    FieldType.INT32: "i",
+    FieldType.INT64: "q",
+    FieldType.UINT8: "B",
+    FieldType.UINT16: "H",
+    FieldType.UINT32: "I",
+    FieldType.UINT64: "Q",
+    FieldType.FLOAT32: "f",
+    FieldType.FLOAT64: "d",
+    FieldType.TIME: "q",
+}
+_FILLERS: dict[FieldType, object] = {FieldType.STRING: "", FieldType.BOOL: False}
+_INT32_MAX = 2**31 - 1
+
+
+def _bitmap(flags: list[bool]) -> bytes:
+    """Arrow's LSB-first bitmap of ``flags``."""
+    packed = bytearray((len(flags) + 7) // 8)
+    for index, flag in enumerate(flags):
+        if flag:
+            packed[index >> 3] |= 1 << (index & 7)
+    return bytes(packed)
+
+
 def array_from_python(name: str, values: list[Any], field_type: FieldType) -> pa.Array:
-    """Build the wire Array from already validated Python values."""
+    """Build the wire Array from already validated Python values.
+
+    The buffers are laid out here (stdlib ``array`` does the numeric conversion in C) rather
+    than by ``pa.array``: pyarrow imports pandas, when installed, on its first ``pa.array``
+    call, which costs a plugin tens of MiB and a slow first query.
+    """
+    length = len(values)
+    nulls = sum(1 for value in values if value is None)
+    validity = None
+    if nulls:
+        validity = pa.py_buffer(_bitmap([value is not None for value in values]))
+        filler = _FILLERS.get(field_type, 0)
+        values = [filler if value is None else value for value in values]
+    arrow_type = _ARROW_TYPES[field_type]
     try:
-        return pa.array(values, type=_ARROW_TYPES[field_type])
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        if field_type is FieldType.STRING:
+            encoded = [value.encode("utf-8") for value in values]
+            offsets = array.array("i", itertools.accumulate(map(len, encoded), initial=0))
+            buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+        elif field_type is FieldType.BOOL:
+            buffers = [validity, pa.py_buffer(_bitmap(values))]
+        else:
+            buffers = [validity, pa.py_buffer(array.array(_TYPECODES[field_type], values))]
+    except OverflowError as exc:
+        # utf8 offsets are int32 (contract 4.4: never large_string); ints are range-checked before.
         raise FrameError(f"cannot build a {field_type} column: {exc}", field=name) from None
+    return pa.Array.from_buffers(arrow_type, length, buffers, null_count=nulls)
 
 
 def _schema(frame: Frame) -> pa.Schema:

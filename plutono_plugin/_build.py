@@ -9,6 +9,7 @@ manifest, contract 2.2).
 
 from __future__ import annotations
 
+import compileall
 import json
 import shlex
 import shutil
@@ -90,6 +91,10 @@ def build_plugin_dir(
             shutil.copyfile(path, output / extra)
         elif path.is_dir():
             shutil.copytree(path, output / extra, dirs_exist_ok=True)
+    # Launchers run Python with -B (nothing written at run time), so compile now: without .pyc
+    # files every start would compile the framework and the plugin from source (~25 ms).
+    for directory in (source, Path(__file__).resolve().parent):
+        compileall.compile_dir(directory, quiet=1, workers=1)
     script = _launcher(interpreter, source, entry, manifest["id"])
     launchers = []
     for platform in PLATFORMS:

@@ -2,10 +2,10 @@
 
 :class:`~plutono_plugin.frame.Field` checks and converts Python values one by one; for a column
 whose items all have the plain type already (``float`` for float64, timezone-aware ``datetime``
-for time, ``int`` for int64, ``str`` for string; no nulls) that work is done here in bulk, with
-the same result. Per-value checks were the largest framework share of a small query's profile
-(docs/benchmarks.md). Anything unusual returns ``None`` and takes the general path, which also
-produces the error messages.
+or int nanoseconds for time, ``int`` for int64, ``str`` for string; no nulls) that work is done
+here in bulk, with the same result. Per-value checks were the largest framework share of a small
+query's profile (docs/benchmarks.md). Anything unusual returns ``None`` and takes the general
+path, which also produces the error messages.
 """
 
 from __future__ import annotations
@@ -50,9 +50,12 @@ def fast_values(field_type: str, items: list[Any]) -> list[Any] | None:
     if field_type == "string":
         return items if all(type(v) is str for v in items) else None
     if field_type == "time":
-        if not all(type(v) is datetime and v.tzinfo is not None for v in items):
+        if all(type(v) is int for v in items):
+            values = items  # epoch nanoseconds already
+        elif all(type(v) is datetime and v.tzinfo is not None for v in items):
+            values = [(v - _EPOCH) // _MICROSECOND * 1_000 for v in items]
+        else:
             return None
-        values = [(v - _EPOCH) // _MICROSECOND * 1_000 for v in items]
     elif field_type == "int64":
         if not all(type(v) is int for v in items):
             return None

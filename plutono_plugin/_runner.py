@@ -7,12 +7,13 @@ then the process waits for Shutdown, SIGTERM or the host's death and exits 0.
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import logging
 import os
 import signal
 import sys
 from collections.abc import Mapping
+from typing import NoReturn
 
 import anyio
 
@@ -23,7 +24,7 @@ from .errors import HandshakeError
 from .plugin import Plugin
 from .settings import Settings
 
-__all__ = ("check_host", "run_plugin")
+__all__ = ("check_host", "exit_process", "run_plugin")
 
 _log = logging.getLogger("plutono_plugin.server")
 
@@ -53,6 +54,20 @@ def check_host(environ: Mapping[str, str]) -> int | None:
     return None
 
 
+def exit_process(status: int) -> NoReturn:
+    """End the plugin process at once, once serving is over and everything is torn down.
+
+    The lifespan, instances, listener and socket directory are already closed; interpreter
+    finalisation would only tear down modules (pyarrow, numpy: tens of milliseconds of the
+    host's 2 s budget, contract 1.12). Log records are flushed first.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
 def run_plugin(plugin: Plugin, environ: Mapping[str, str] | None = None) -> int:
     """Serve ``plugin`` until the host stops it; return the process exit status."""
     env = os.environ if environ is None else environ
@@ -61,10 +76,6 @@ def run_plugin(plugin: Plugin, environ: Mapping[str, str] | None = None) -> int:
         return status
     settings = Settings.from_environ(env)
     configure_logging(settings.log_level)
-    if plugin.queries:
-        # Load the Arrow encoder (pyarrow, ~0.4 s) before the handshake, not inside the first
-        # query: that query would otherwise run far slower than its handler.
-        importlib.import_module("plutono_plugin._arrow")
     return anyio.run(_serve, plugin, settings, env, backend="asyncio")
 
 

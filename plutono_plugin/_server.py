@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
 
 import grpclib.server
 
+from . import _metrics
 from ._handshake import Listener, open_listener, write_handshake
 from ._services import CallTracker, LimitedProtoCodec, StdioHub, build_services
 from ._stdio import StdoutCapture
@@ -27,9 +29,9 @@ __all__ = ("PluginServer",)
 
 _log = logging.getLogger("plutono_plugin.server")
 
-# After the drain, Shutdown's reply must still leave this process before the connection is
-# closed under it; the host closes its side as soon as it has the reply (contract 1.12).
-_REPLY_FLUSH_SECONDS = 0.05
+# After the drain, give Shutdown's reply a moment to leave before the connection is closed
+# under it. The host ignores the reply (contract 1.12), so this is courtesy, kept short.
+_REPLY_FLUSH_SECONDS = 0.01
 
 
 class PluginServer:
@@ -101,6 +103,8 @@ class PluginServer:
             write_handshake(self.listener, self._handshake_fd)
             if self._capture is not None:
                 self._capture.start()
+        # Off the start-up path: the host is already connecting while this imports.
+        threading.Thread(target=_metrics.create, name="plutono-plugin-metrics", daemon=True).start()
         self._stopper = loop.create_task(self._stop_when_requested())
         _log.debug(
             "plugin serving",

@@ -43,9 +43,9 @@ def _run(entry: str) -> int:
     plugin = load_plugin(entry)
     if not isinstance(plugin, Plugin):
         raise SystemExit(f"plutono-plugin: {entry} is a {type(plugin).__name__}, not a Plugin")
-    from ._runner import run_plugin
+    from ._runner import exit_process, run_plugin
 
-    return run_plugin(plugin)
+    exit_process(run_plugin(plugin))
 
 
 def _build(source: str, output: str, entry: str, python: str | None) -> int:

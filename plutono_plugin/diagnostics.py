@@ -132,4 +132,7 @@ def collect_metrics() -> bytes:
     """Prometheus text of the default registry: process, framework and plugin metrics."""
     from prometheus_client import REGISTRY, generate_latest
 
+    from . import _metrics
+
+    _metrics.create()  # the framework's families appear even before the first call
     return bytes(generate_latest(REGISTRY))

@@ -140,3 +140,20 @@ def _compare(comparison: filecmp.dircmp[str]) -> list[str]:
     for sub in comparison.subdirs.values():
         found += _compare(sub)
     return found
+
+
+def test_encoding_frames_from_lists_and_numpy_never_imports_pandas() -> None:
+    # pyarrow's pa.array() imports pandas when installed: tens of MiB and a slow first query.
+    code = (
+        "import sys, numpy\n"
+        "from plutono_plugin import Field, Frame\n"
+        "Frame('a', [Field('t', [1, None], type='time'), Field('s', ['x', None]),\n"
+        "            Field('b', [True, False]), Field('n', numpy.arange(2.0)),\n"
+        "            Field('d', numpy.array(['2024-01-01', 'NaT'], dtype='datetime64[s]')),\n"
+        "           ]).encode()\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -13,7 +13,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -96,12 +96,12 @@ def sine_frame(query: Query, model: SineQuery) -> Frame:
     per_point_ms = span_ms // query.max_data_points if query.max_data_points else 0
     step_ms = max(query.interval_ms, per_point_ms) or 1000
     start = query.time_range.from_ms
-    times = [start + offset for offset in range(0, span_ms, step_ms)]
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    times = range(start, start + span_ms, step_ms)  # epoch milliseconds
     return Frame(
         query.ref_id,
         [
-            Field("time", [epoch + timedelta(milliseconds=t) for t in times]),
+            # Times may be datetimes or, as here, epoch nanoseconds: exact and cheapest.
+            Field("time", [t * 1_000_000 for t in times], type="time"),
             Field(
                 "value",
                 [model.amplitude * math.sin(t / 1000) for t in times],
