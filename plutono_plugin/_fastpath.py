@@ -32,7 +32,12 @@ def fast_type(items: list[Any]) -> str | None:
         return None
     kind = type(items[0])
     name = _PLAIN_TYPES.get(kind)
-    return name if name is not None and all(type(v) is kind for v in items) else None
+    return name if name is not None and _all_of(kind, items) else None
+
+
+def _all_of(kind: type, items: list[Any]) -> bool:
+    """Every item's type is exactly ``kind`` (``map``/``set`` run in C: no per-item bytecode)."""
+    return set(map(type, items)) == {kind}
 
 
 def fast_values(field_type: str, items: list[Any]) -> list[Any] | None:
@@ -46,18 +51,18 @@ def fast_values(field_type: str, items: list[Any]) -> list[Any] | None:
     if not items:
         return None
     if field_type == "float64":
-        return items if all(type(v) is float for v in items) else None
+        return items if _all_of(float, items) else None
     if field_type == "string":
-        return items if all(type(v) is str for v in items) else None
+        return items if _all_of(str, items) else None
     if field_type == "time":
-        if all(type(v) is int for v in items):
+        if _all_of(int, items):
             values = items  # epoch nanoseconds already
-        elif all(type(v) is datetime and v.tzinfo is not None for v in items):
+        elif _all_of(datetime, items) and all(v.tzinfo is not None for v in items):
             values = [(v - _EPOCH) // _MICROSECOND * 1_000 for v in items]
         else:
             return None
     elif field_type == "int64":
-        if not all(type(v) is int for v in items):
+        if not _all_of(int, items):
             return None
         values = items
     else:

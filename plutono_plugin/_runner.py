@@ -8,6 +8,7 @@ then the process waits for Shutdown, SIGTERM or the host's death and exits 0.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -59,8 +60,11 @@ def exit_process(status: int) -> NoReturn:
 
     The lifespan, instances, listener and socket directory are already closed; interpreter
     finalisation would only tear down modules (pyarrow, numpy: tens of milliseconds of the
-    host's 2 s budget, contract 1.12). Log records are flushed first.
+    host's 2 s budget, contract 1.12). Log records are flushed first. Under a profiler or a
+    coverage tracer the interpreter exits normally, so they can write their reports.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(status)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -90,6 +94,9 @@ async def _serve(plugin: Plugin, settings: Settings, environ: Mapping[str, str])
             _log.exception("plugin failed to start")
             group.cancel_scope.cancel()
             return 1
+        # Everything imported and built so far lives as long as the process: keep it out of the
+        # collector's generations so full collections stay cheap while serving (~4 % per call).
+        gc.freeze()
         await server.wait_closed()
         group.cancel_scope.cancel()
     return 0

@@ -258,7 +258,7 @@ class Field:
             if fast is None:
                 fast = [None if _is_null(v) else _coerce(name, ftype, v) for v in items]
             self._values = fast
-            has_nulls = any(v is None for v in self._values)
+            has_nulls = None in self._values  # identity first: no __eq__ on the values
             if nullable is False and has_nulls:
                 raise FrameError("declared nullable=False but holds nulls", field=name)
             self._nullable = has_nulls if nullable is None else bool(nullable)
