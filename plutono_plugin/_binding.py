@@ -2,7 +2,8 @@
 
 A handler declares what it wants by annotation: the :class:`~plutono_plugin.query.Query`, the
 :class:`~plutono_plugin.context.RequestContext`, or a dataclass / pydantic model that the query
-JSON is decoded into. Unannotated parameters are taken positionally (input first, context second).
+JSON is decoded into; a parameter named ``instance`` receives the per-datasource instance.
+Unannotated parameters are taken positionally (input first, context second).
 Everything is checked when the route is added, so a mistake fails at import time, not per call.
 """
 
@@ -17,9 +18,19 @@ from typing import Any, Literal
 
 from .context import RequestContext
 
-__all__ = ("Binding", "ModelError", "bind_handler", "decode_model", "is_model_type")
+__all__ = (
+    "INSTANCE_PARAMETER",
+    "Binding",
+    "ModelError",
+    "bind_handler",
+    "decode_model",
+    "is_model_type",
+)
 
-Slot = Literal["input", "context", "model"]
+INSTANCE_PARAMETER = "instance"
+"""A handler parameter of this name receives the ``@plugin.instance`` object (or ``None``)."""
+
+Slot = Literal["input", "context", "model", "instance"]
 
 
 class ModelError(ValueError):
@@ -35,7 +46,7 @@ class Binding:
 
     def arguments(self, value: object, context: RequestContext, model: object) -> dict[str, Any]:
         """Keyword arguments for one call."""
-        source = {"input": value, "context": context, "model": model}
+        source = {"input": value, "context": context, "model": model, "instance": context.instance}
         return {name: source[slot] for name, slot in self.slots.items()}
 
 
@@ -57,10 +68,7 @@ def bind_handler(
     name = getattr(handler, "__qualname__", repr(handler))
     if not inspect.iscoroutinefunction(handler):
         raise TypeError(f"{kind} handler {name} must be an 'async def' function")
-    try:
-        hints = typing.get_type_hints(handler)
-    except Exception as error:
-        raise TypeError(f"{kind} handler {name}: cannot resolve annotations ({error})") from None
+    hints = _resolve_hints(handler, kind, name)
     slots: dict[str, Slot] = {}
     model: type[Any] | None = None
     positional: list[str] = []
@@ -68,7 +76,9 @@ def bind_handler(
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise TypeError(f"{kind} handler {name}: *args/**kwargs are not supported")
         annotation = hints.get(parameter.name, inspect.Parameter.empty)
-        if annotation is inspect.Parameter.empty:
+        if parameter.name == INSTANCE_PARAMETER:
+            slots[parameter.name] = "instance"  # whatever its annotation: the factory's type
+        elif annotation is inspect.Parameter.empty:
             positional.append(parameter.name)
         elif annotation in input_types or typing.get_origin(annotation) in input_types:
             slots[parameter.name] = "input"
@@ -92,6 +102,33 @@ def bind_handler(
             raise TypeError(f"{kind} handler {name}: unexpected parameter {parameter_name!r}")
         slots[parameter_name] = free[0]  # type: ignore[assignment]
     return Binding(slots=types.MappingProxyType(slots), model=model)
+
+
+def _resolve_hints(handler: Callable[..., Any], kind: str, name: str) -> dict[str, Any]:
+    """The handler's annotations, evaluated; ``instance`` may name a type we cannot resolve.
+
+    The instance's type is the factory's business (often a local or a forward reference), so
+    it is not evaluated; any other annotation that cannot be resolved is a ``TypeError``.
+    """
+    try:
+        return typing.get_type_hints(handler)
+    except Exception:
+        pass
+    raw = inspect.get_annotations(handler)
+    namespace = getattr(handler, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for parameter, annotation in raw.items():
+        if parameter in (INSTANCE_PARAMETER, "return"):
+            continue
+        try:
+            hints[parameter] = (
+                eval(annotation, namespace) if isinstance(annotation, str) else annotation
+            )
+        except Exception as error:
+            raise TypeError(
+                f"{kind} handler {name}: cannot resolve the annotation of {parameter!r} ({error})"
+            ) from None
+    return hints
 
 
 def _camel(name: str) -> str:

@@ -281,3 +281,18 @@ def test_decorators_return_the_function_unchanged() -> None:
 
     assert plugin.query("a")(handler) is handler
     assert [route.query_type for route in plugin.queries.routes] == ["a"]
+
+
+async def test_a_parameter_named_instance_receives_the_datasource_instance() -> None:
+    @dataclass
+    class Client:
+        name: str
+
+    router = QueryRouter()
+
+    async def handler(query: Query, instance: Client) -> Frame:
+        return Frame("", [Field("client", [instance.name])])
+
+    router.add_route(None, handler)
+    results = await router.dispatch([query("A")], RequestContext(instance=Client("upstream")))
+    assert results["A"].frames[0].fields[0].values == ["upstream"]
