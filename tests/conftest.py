@@ -3,37 +3,72 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from plutono_plugin import Headers, RequestContext, ResourceRequest
 from plutono_plugin._build import build_plugin_dir
 from tests._tools import ROOT
+
+
+def _build(factory: pytest.TempPathFactory, source: Path, name: str) -> Path:
+    output = factory.mktemp("plugins") / name
+    build_plugin_dir(source, output)
+    return output
 
 
 @pytest.fixture(scope="session")
 def quickstart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``examples/quickstart`` built into a Plutono plugin directory."""
-    output = tmp_path_factory.mktemp("plugins") / "quickstart"
-    build_plugin_dir(ROOT / "examples" / "quickstart", output)
-    return output
+    return _build(tmp_path_factory, ROOT / "examples" / "quickstart", "quickstart")
 
 
 @pytest.fixture(scope="session")
 def lifecycle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``tests/plugins/lifecycle`` built into a Plutono plugin directory."""
-    output = tmp_path_factory.mktemp("plugins") / "lifecycle"
-    build_plugin_dir(ROOT / "tests" / "plugins" / "lifecycle", output)
-    return output
+    """``tests/plugins/lifecycle`` (process-contract behaviours) built."""
+    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "lifecycle", "lifecycle")
 
 
 @pytest.fixture(scope="session")
 def healthonly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``tests/plugins/healthonly`` (an app plugin without queries or resources), built."""
-    output = tmp_path_factory.mktemp("plugins") / "healthonly"
-    build_plugin_dir(ROOT / "tests" / "plugins" / "healthonly", output)
-    return output
+    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "healthonly", "healthonly")
+
+
+@pytest.fixture(scope="session")
+def dataplane_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tests/plugins/dataplane`` (data-plane edge cases) built."""
+    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "dataplane", "dataplane")
+
+
+MakeRequest = Callable[..., ResourceRequest]
+
+
+@pytest.fixture
+def make_request() -> MakeRequest:
+    """Build a :class:`ResourceRequest` as the adapter would from a CallResource message."""
+
+    def make(
+        method: str = "GET",
+        path: str = "",
+        *,
+        query: str = "",
+        headers: dict[str, str | list[str]] | None = None,
+        body: bytes = b"",
+        context: RequestContext | None = None,
+    ) -> ResourceRequest:
+        return ResourceRequest(
+            method=method,
+            path=path,
+            url=f"{path}?{query}" if query else path,
+            headers=Headers(headers),
+            body=body,
+            context=context or RequestContext(),
+        )
+
+    return make
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,38 +19,13 @@ from plutono_plugin._asgi import Message, Receive, Scope, Send
 from plutono_plugin.context import PluginContext, RequestContext
 from plutono_plugin.resource import (
     ASGI_CONTEXT_KEY,
-    Headers,
     ResourceRequest,
     ResourceResponse,
     ResourceRouter,
 )
-
-MakeRequest = Callable[..., ResourceRequest]
+from tests.conftest import MakeRequest
 
 CHUNKS = [b"alpha\n", b"beta\n", b"gamma\n"]
-
-
-@pytest.fixture
-def make_request() -> MakeRequest:
-    def make(
-        method: str = "GET",
-        path: str = "",
-        *,
-        query: str = "",
-        headers: dict[str, str | list[str]] | None = None,
-        body: bytes = b"",
-        context: RequestContext | None = None,
-    ) -> ResourceRequest:
-        return ResourceRequest(
-            method=method,
-            path=path,
-            url=f"{path}?{query}" if query else path,
-            headers=Headers(headers),
-            body=body,
-            context=context or RequestContext(),
-        )
-
-    return make
 
 
 async def chunks_of(response: ResourceResponse) -> list[bytes]:

@@ -7,7 +7,7 @@ import enum
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,31 +23,7 @@ from plutono_plugin.resource import (
     Route,
     canonical_header_name,
 )
-
-MakeRequest = Callable[..., ResourceRequest]
-
-
-@pytest.fixture
-def make_request() -> MakeRequest:
-    def make(
-        method: str = "GET",
-        path: str = "",
-        *,
-        query: str = "",
-        headers: dict[str, str | list[str]] | None = None,
-        body: bytes = b"",
-        context: RequestContext | None = None,
-    ) -> ResourceRequest:
-        return ResourceRequest(
-            method=method,
-            path=path,
-            url=f"{path}?{query}" if query else path,
-            headers=Headers(headers),
-            body=body,
-            context=context or RequestContext(),
-        )
-
-    return make
+from tests.conftest import MakeRequest
 
 
 async def chunks_of(response: ResourceResponse) -> list[bytes]:

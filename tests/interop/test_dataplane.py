@@ -19,8 +19,6 @@ import pyarrow as pa
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from plutono_plugin._build import build_plugin_dir
-from tests._tools import ROOT
 from tests.interop.gohost import (
     GoHost,
     LogRecord,
@@ -36,14 +34,6 @@ pytestmark = pytest.mark.go
 QUICKSTART_ID = "plutono-quickstart-datasource"
 DATAPLANE_ID = "plutono-dataplane-test-datasource"
 FROM_MS = 1_600_000_000_000
-
-
-@pytest.fixture(scope="session")
-def dataplane_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``tests/plugins/dataplane`` built into a Plutono plugin directory."""
-    output = tmp_path_factory.mktemp("plugins") / "dataplane"
-    build_plugin_dir(ROOT / "tests" / "plugins" / "dataplane", output)
-    return output
 
 
 @pytest.fixture
