@@ -67,6 +67,15 @@ def read_handshake(process: subprocess.Popen[bytes], timeout: float = 30.0) -> s
     return line.decode()
 
 
+def run_to_exit(
+    plugin_dir: Path, env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a plugin that is expected to exit on its own (refused start)."""
+    return subprocess.run(
+        [str(plugin_dir / LAUNCHER)], env=env, cwd=cwd, capture_output=True, timeout=30
+    )
+
+
 def stop(process: subprocess.Popen[bytes]) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -82,9 +91,7 @@ def test_missing_or_wrong_cookie_exits_1_with_go_plugin_text(
         del env["grafana_plugin_type"]
     else:
         env["grafana_plugin_type"] = cookie
-    result = subprocess.run(
-        [str(lifecycle_dir / LAUNCHER)], env=env, cwd=tmp_path, capture_output=True, timeout=30
-    )
+    result = run_to_exit(lifecycle_dir, env, tmp_path)
     assert result.returncode == 1
     assert result.stderr.decode() == NOT_A_PLUGIN_TEXT
     assert result.stdout == b""
@@ -93,13 +100,7 @@ def test_missing_or_wrong_cookie_exits_1_with_go_plugin_text(
 def test_version_1_only_exits_1_naming_offered_versions(
     lifecycle_dir: Path, clean_env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [str(lifecycle_dir / LAUNCHER)],
-        env=host_env(clean_env, versions="1"),
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=30,
-    )
+    result = run_to_exit(lifecycle_dir, host_env(clean_env, versions="1"), tmp_path)
     assert result.returncode == 1
     assert result.stdout == b""
     message = result.stderr.decode()
@@ -146,13 +147,7 @@ def test_tcp_listener_is_loopback_inside_the_port_range(
 def test_failing_lifespan_exits_1_before_the_handshake(
     lifecycle_dir: Path, clean_env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [str(lifecycle_dir / LAUNCHER)],
-        env=host_env(clean_env, TEST_FAIL_START="1"),
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=30,
-    )
+    result = run_to_exit(lifecycle_dir, host_env(clean_env, TEST_FAIL_START="1"), tmp_path)
     assert result.returncode == 1
     assert result.stdout == b""
     assert b"upstream configuration is missing" in result.stderr
