@@ -66,7 +66,6 @@ class PluginServer:
         self._stopped: asyncio.Event | None = None
         self._stopper: asyncio.Task[None] | None = None
         self._grace = plugin.shutdown_grace
-        self.started_at = 0.0
 
     @property
     def address(self) -> str:
@@ -98,7 +97,6 @@ class PluginServer:
         except BaseException:
             await self._teardown()
             raise
-        self.started_at = time.monotonic()
         if self._handshake_fd is not None:
             write_handshake(self.listener, self._handshake_fd)
             if self._capture is not None:

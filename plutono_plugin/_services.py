@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -170,7 +171,7 @@ def _query_from_proto(message: pluginv2.DataQuery) -> Query:
         ref_id=message.ref_id,
         query_type=message.query_type,
         time_range=TimeRange(start, end),
-        interval=time_from_epoch_ms(message.interval_ms) - time_from_epoch_ms(0),
+        interval=timedelta(milliseconds=message.interval_ms),
         max_data_points=message.max_data_points,
         raw_json=bytes(message.json),
     )

@@ -15,11 +15,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from ._binding import bind_handler
+from ._binding import Binding, bind_handler
 from .context import RequestContext
 from .errors import describe_exception
 
 __all__ = (
+    "HealthCheck",
     "HealthCheckHandler",
     "HealthResult",
     "HealthStatus",
@@ -92,23 +93,29 @@ HealthCheckHandler: TypeAlias = Callable[..., Awaitable[HealthResult | HealthSta
 """``async def check(context: RequestContext) -> HealthResult | HealthStatus | None``."""
 
 
-def validate_health_handler(handler: HealthCheckHandler) -> None:
-    """Check a health handler at registration (``TypeError`` on a bad one)."""
-    binding = bind_handler(handler, kind="health check", input_types=(), allow_model=False)
-    if "input" in binding.slots.values():
-        raise TypeError(
-            f"health check handler {getattr(handler, '__qualname__', handler)} takes only "
-            "the RequestContext"
-        )
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """A registered health check handler, validated and bound once (``TypeError`` if bad)."""
+
+    handler: HealthCheckHandler
+    binding: Binding = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        binding = bind_handler(self.handler, kind="health check", input_types=(), allow_model=False)
+        if "input" in binding.slots.values():
+            raise TypeError(
+                f"health check handler {getattr(self.handler, '__qualname__', self.handler)} "
+                "takes only the RequestContext"
+            )
+        object.__setattr__(self, "binding", binding)
 
 
-async def run_health_check(
-    handler: HealthCheckHandler | None, context: RequestContext
-) -> HealthResult:
+async def run_health_check(check: HealthCheck | None, context: RequestContext) -> HealthResult:
     """Run the plugin's health check; the default is OK, an exception is ERROR with its message."""
-    if handler is None:
+    if check is None:
         return HealthResult.ok("plugin is running")
-    binding = bind_handler(handler, kind="health check", input_types=(), allow_model=False)
+    handler = check.handler
+    binding = check.binding
     try:
         result = await handler(**binding.arguments(None, context, None))
     except Exception as error:

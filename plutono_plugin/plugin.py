@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from ._asgi import ASGIApp
-from .diagnostics import HealthCheckHandler, validate_health_handler
+from .diagnostics import HealthCheck
 from .instances import InstanceManager
 from .query import QueryHandler, QueryRoute, QueryRouter
 from .resource import ResourceHandler, ResourceRouter
@@ -87,7 +87,7 @@ class Plugin:
         """The query router (``@plugin.query`` adds to it)."""
         self.resources = ResourceRouter()
         """The resource router (``@plugin.resource`` and :meth:`mount_asgi` add to it)."""
-        self.health_check: HealthCheckHandler | None = None
+        self.health_check: HealthCheck | None = None
         """The ``@plugin.check_health`` handler, if any (default: always OK)."""
         self.instances: InstanceManager[Any] | None = None
         """The per-datasource instance manager, if ``@plugin.instance`` registered a factory."""
@@ -161,10 +161,10 @@ class Plugin:
 
     def check_health(self, handler: F) -> F:
         """Decorator: the health check behind "Save & Test" (default: always OK)."""
-        validate_health_handler(handler)
+        check = HealthCheck(handler)
         if self.health_check is not None:
             raise ValueError("a health check handler is already registered")
-        self.health_check = handler
+        self.health_check = check
         return handler
 
     def instance(self, factory: F) -> F:
