@@ -25,9 +25,9 @@ from .errors import ResourceError as ResourceError
 from .frame import Field as Field
 from .frame import FieldType as FieldType
 from .frame import Frame as Frame
-from .frame_config import FieldConfig as FieldConfig
-from .frame_meta import FrameMeta as FrameMeta
-from .frame_meta import Notice as Notice
+from .frame.config import FieldConfig as FieldConfig
+from .frame.meta import FrameMeta as FrameMeta
+from .frame.meta import Notice as Notice
 from .plugin import Plugin as Plugin
 from .query import Query as Query
 from .query import QueryResponse as QueryResponse

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -33,46 +32,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._client import (
-    HealthResult,
+from ._host.client import (
+    CallError,
+    HealthReply,
     PluginClient,
-    QueryResponse,
-    RawQueryResponse,
-    ResourceResponse,
+    QueryReply,
+    RawQueryReply,
+    ResourceReply,
     target,
 )
-from ._host_process import PluginExitedError, PluginProcess, plugin_environment
-from ._host_proto import default_context
-from ._host_wire import (
+from ._host.process import PluginExitedError, PluginProcess, plugin_environment
+from ._host.requests import default_context
+from ._host.wire import (
     Handshake,
     LogRecord,
     PluginManifest,
     executable_path,
-    parse_handshake,
-    parse_log_line,
     read_manifest,
 )
 from .context import AppSettings, DataSourceSettings, PluginContext, Secrets
-from .errors import HandshakeError
 
 __all__ = (
+    "CallError",
     "Handshake",
-    "HandshakeError",
-    "HealthResult",
+    "HealthReply",
     "LogRecord",
     "PluginExitedError",
     "PluginHost",
     "PluginManifest",
-    "QueryResponse",
-    "RawQueryResponse",
-    "ResourceResponse",
+    "QueryReply",
+    "RawQueryReply",
+    "ResourceReply",
     "StopResult",
-    "executable_path",
-    "main",
-    "parse_handshake",
-    "parse_log_line",
-    "plugin_environment",
-    "read_manifest",
     "target",
 )
 
@@ -90,8 +81,8 @@ class PluginHost(PluginClient):
     """A running plugin process and the gRPC channel to it.
 
     Create it with :meth:`start` (an async context manager) or :meth:`launch` (then call
-    :meth:`stop`). gRPC errors of a call propagate as ``grpclib.exceptions.GRPCError``, except
-    where Plutono itself turns ``UNIMPLEMENTED`` into an answer (health, metrics).
+    :meth:`stop`). A call the plugin answers with a gRPC error raises :class:`CallError`,
+    except where Plutono itself turns ``UNIMPLEMENTED`` into an answer (health, metrics).
     """
 
     def __init__(
@@ -257,19 +248,3 @@ def _configured_context(
         return PluginContext(context.org_id, context.plugin_id, context.user, datasource=datasource)
     app = AppSettings(raw, secrets, context.app.last_updated_ms if context.app else 0)
     return PluginContext(context.org_id, context.plugin_id, context.user, app=app)
-
-
-def main(argv: list[str]) -> int:
-    """Run ``plutono-plugin host <plugin-dir> <command> ...``; ``argv`` excludes ``host``.
-
-    Example::
-
-        main(["build/plugins/quickstart", "demo"])
-    """
-    from ._host_cli import run
-
-    return run(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main(sys.argv[1:]))

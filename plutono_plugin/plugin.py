@@ -220,6 +220,6 @@ class Plugin:
         Checks go-plugin's magic cookie and protocol versions first: started by hand, it prints
         go-plugin's "This binary is a plugin" text and exits with status 1.
         """
-        from ._runner import exit_process, run_plugin
+        from ._runtime.runner import exit_process, run_plugin
 
         exit_process(run_plugin(self))

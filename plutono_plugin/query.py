@@ -13,7 +13,7 @@ A handler receives what it annotates::
     async def sine(query: Query, model: SineModel, context: RequestContext) -> Frame: ...
 
 ``Query`` is the query, a dataclass or pydantic model is the query JSON decoded, and
-``RequestContext`` the call's context. It returns a :class:`~plutono_plugin.frame.Frame`, a
+``RequestContext`` the call's context. It returns a :class:`~plutono_plugin.frame.model.Frame`, a
 sequence of frames, a :class:`QueryResponse` or ``None``. With ``batch=True`` it receives
 ``list[Query]`` and returns a mapping refId → any of those.
 """
@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeAlias
 
@@ -36,6 +36,7 @@ import anyio
 
 from . import _metrics
 from ._binding import Binding, ModelError, bind_handler, decode_model
+from ._time import EPOCH
 from .context import RequestContext
 from .errors import FrameError, QueryError, describe_exception
 from .frame import Frame
@@ -63,8 +64,7 @@ class TimeRange:
     @classmethod
     def from_epoch_ms(cls, from_ms: int, to_ms: int) -> TimeRange:
         """Build from epoch milliseconds, as the host sends them."""
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        return cls(epoch + timedelta(milliseconds=from_ms), epoch + timedelta(milliseconds=to_ms))
+        return cls(EPOCH + timedelta(milliseconds=from_ms), EPOCH + timedelta(milliseconds=to_ms))
 
     @property
     def duration(self) -> timedelta:
@@ -83,7 +83,7 @@ class TimeRange:
 
 
 def _epoch_ms(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - EPOCH
     return delta // timedelta(milliseconds=1)
 
 

@@ -12,11 +12,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Final
 
 __all__ = ("LOG_LEVELS", "Settings")
 
-#: hclog level names in increasing severity (contract 1.11).
-LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
+LOG_LEVELS: Final = ("trace", "debug", "info", "warn", "error")
+"""hclog level names in increasing severity (contract 1.11)."""
 
 _PLUGIN_PREFIX = "PL_PLUGIN_"
 

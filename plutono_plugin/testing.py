@@ -24,27 +24,29 @@ import contextlib
 from collections.abc import Mapping
 from types import TracebackType
 
-from ._client import (
-    HealthResult,
+from ._host.client import (
+    CallError,
+    HealthReply,
     PluginClient,
-    QueryResponse,
-    RawQueryResponse,
-    ResourceResponse,
+    QueryReply,
+    RawQueryReply,
+    ResourceReply,
     target,
 )
-from ._host_proto import default_context
+from ._host.requests import default_context
 from .context import PluginContext
 from .host import PluginHost
 from .plugin import Plugin
 from .settings import Settings
 
 __all__ = (
-    "HealthResult",
+    "CallError",
+    "HealthReply",
     "PluginHost",
     "PluginTestClient",
-    "QueryResponse",
-    "RawQueryResponse",
-    "ResourceResponse",
+    "QueryReply",
+    "RawQueryReply",
+    "ResourceReply",
     "target",
 )
 
@@ -87,19 +89,13 @@ class PluginTestClient(PluginClient):
     async def __aenter__(self) -> PluginTestClient:
         from grpclib.testing import ChannelFor
 
-        from ._services import CallTracker, LimitedProtoCodec, StdioHub, build_services
-
-        async def no_shutdown() -> None:
-            return None
+        from ._runtime.services import assemble
 
         stack = contextlib.AsyncExitStack()
         try:
-            await stack.enter_async_context(self.plugin.serving())
-            services = build_services(
-                self.plugin, self.settings, CallTracker(), shutdown=no_shutdown, stdio=StdioHub()
-            )
-            codec = LimitedProtoCodec(self.plugin.max_receive_message_size)
-            self.channel = await stack.enter_async_context(ChannelFor(services, codec=codec))
+            served = await stack.enter_async_context(assemble(self.plugin, self.settings))
+            channel = ChannelFor(served.services, codec=served.codec)
+            self.channel = await stack.enter_async_context(channel)
         except BaseException:
             await stack.aclose()
             raise

@@ -93,3 +93,19 @@ def load_example() -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def write_shell_plugin(folder: Path, script: str, *, plugin_type: str = "datasource") -> Path:
+    """A plugin directory whose executable is a ``/bin/sh`` script (a misbehaving plugin)."""
+    import json
+    import stat
+
+    from plutono_plugin._host.wire import executable_path, read_manifest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"id": "test-ds", "type": plugin_type, "backend": True, "executable": "gpx_test"}
+    (folder / "plugin.json").write_text(json.dumps(manifest))
+    path = executable_path(read_manifest(folder))
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return folder

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from plutono_plugin import Headers, RequestContext, ResourceRequest
-from plutono_plugin._build import build_plugin_dir
+from plutono_plugin.cli.build import build_plugin_dir
 from tests._tools import ROOT
 
 

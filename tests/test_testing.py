@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from plutono_plugin import Field, Frame, Plugin, Query, RequestContext, ResourceRequest
-from plutono_plugin.testing import PluginTestClient, target
+from plutono_plugin.testing import CallError, PluginTestClient, target
 from tests._tools import load_example
 
 
@@ -59,12 +59,9 @@ async def test_a_plugin_without_resources_answers_not_found_like_plutono() -> No
         return None
 
     async with PluginTestClient(plugin) as client:
-        from grpclib.const import Status
-        from grpclib.exceptions import GRPCError
-
-        with pytest.raises(GRPCError) as raised:
+        with pytest.raises(CallError) as raised:
             await client.call_resource("GET", "ping")
-        assert raised.value.status is Status.UNIMPLEMENTED  # Plutono: 404 Not found (2.3)
+        assert raised.value.status == "UNIMPLEMENTED"  # Plutono: 404 Not found (2.3)
 
 
 async def test_handlers_stay_callable_directly() -> None:

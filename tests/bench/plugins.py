@@ -1,6 +1,6 @@
 """The plugins the benchmark compares, laid out as Plutono expects them (contract 2.1).
 
-* ``ours``: the quickstart example, built with :func:`plutono_plugin._build.build_plugin_dir`;
+* ``ours``: the quickstart example, built with :func:`plutono_plugin.cli.build.build_plugin_dir`;
 * ``ours_frame``: ``tests/bench/bigframe`` (query type ``bench_frame``, numpy data), built alike;
 * ``go``: the Go reference plugin (``tests/interop/goref``, SDK v0.88.0);
 * ``ceiling``: ``tests/bench/ceiling/server.py``, grpclib + betterproto2 and nothing else,
@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from plutono_plugin._build import build_plugin_dir
+from plutono_plugin.cli.build import build_plugin_dir
 from tests._tools import ROOT
 from tests.interop.gohost import GOREF_PLUGIN_ID, executable_file_name, goref_plugin_dir
 

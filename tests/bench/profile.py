@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from plutono_plugin._build import build_plugin_dir
+from plutono_plugin.cli.build import build_plugin_dir
 from tests._tools import ROOT, go_binary
 from tests.bench.plugins import QUICKSTART_ID
 from tests.interop.gohost import GoHost, executable_file_name

@@ -1,0 +1,191 @@
+"""One plugin process's server: lifespan, listener, gRPC server, handshake, graceful stop.
+
+Lifecycle: :meth:`PluginServer.start` → :meth:`~PluginServer.close` (idempotent) →
+``await`` :meth:`~PluginServer.wait_closed`, or ``async with``. Stopping (Shutdown RPC, SIGTERM,
+the host process gone) refuses new calls, lets in-flight ones finish within the grace period,
+cancels the rest, tears the lifespan down and removes the socket (contract 1.12).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import grpclib.server
+
+from .. import _metrics
+from ..settings import Settings
+from .handshake import Listener, open_listener, write_handshake
+from .services import assemble
+from .stdio import StdioHub, StdoutCapture
+from .tracker import CallTracker
+
+if TYPE_CHECKING:
+    from ..plugin import Plugin
+
+__all__ = ("PluginServer",)
+
+_log = logging.getLogger("plutono_plugin.server")
+
+# After the drain, give Shutdown's reply a moment to leave before the connection is closed
+# under it. The host ignores the reply (contract 1.12), so this is courtesy, kept short.
+_REPLY_FLUSH_SECONDS = 0.01
+
+
+class PluginServer:
+    """Serve a :class:`~plutono_plugin.plugin.Plugin` to the host over go-plugin's gRPC.
+
+    Example::
+
+        async with PluginServer(plugin, settings=Settings.from_environ()) as server:
+            await server.wait_closed()  # until Shutdown, SIGTERM or close()
+    """
+
+    def __init__(
+        self,
+        plugin: Plugin,
+        *,
+        settings: Settings,
+        environ: Mapping[str, str] | None = None,
+        handshake_fd: int | None = 1,
+        capture_stdout: bool = True,
+    ) -> None:
+        self.plugin = plugin
+        self.settings = settings
+        self.tracker = CallTracker()
+        self.listener: Listener | None = None
+        self._environ = environ if environ is not None else {}
+        self._handshake_fd = handshake_fd
+        self._stdio = StdioHub()
+        self._capture = StdoutCapture(self._stdio.publish_threadsafe) if capture_stdout else None
+        self._server: grpclib.server.Server | None = None
+        self._lifespan: contextlib.AsyncExitStack | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._drained: asyncio.Event | None = None
+        self._stopped: asyncio.Event | None = None
+        self._stopper: asyncio.Task[None] | None = None
+        self._grace = plugin.shutdown_grace
+
+    @property
+    def address(self) -> str:
+        """Where the server listens (socket path or ``127.0.0.1:port``)."""
+        if self.listener is None:
+            raise RuntimeError("the server is not started")
+        return self.listener.address
+
+    async def start(self) -> None:
+        """Run the lifespan's set-up, listen, serve, then write the handshake line."""
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        loop = asyncio.get_running_loop()
+        self._stop_requested = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._stdio.bind(loop)
+        self._lifespan = contextlib.AsyncExitStack()
+        served = await self._lifespan.enter_async_context(
+            assemble(
+                self.plugin,
+                self.settings,
+                tracker=self.tracker,
+                drain=self.drain,
+                stdio=self._stdio,
+            )
+        )
+        try:
+            self.listener = open_listener(self._environ, self.plugin.network)
+            self._server = grpclib.server.Server(served.services, codec=served.codec)
+            # The server is serving before the handshake line is written (contract 1.5).
+            await self._server.start(sock=self.listener.sock)
+        except BaseException:
+            await self._teardown()
+            raise
+        if self._handshake_fd is not None:
+            write_handshake(self.listener, self._handshake_fd)
+            if self._capture is not None:
+                self._capture.start()
+        # Off the start-up path: the host is already connecting while this imports.
+        threading.Thread(target=_metrics.create, name="plutono-plugin-metrics", daemon=True).start()
+        self._stopper = loop.create_task(self._stop_when_requested())
+        _log.debug(
+            "plugin serving",
+            extra={"network": self.listener.network, "address": self.listener.address},
+        )
+
+    async def drain(self) -> None:
+        """Stop (as :meth:`close`) and return once in-flight calls are done or the grace is over.
+
+        The Shutdown RPC answers only then, so the calls' responses reach the host before it
+        closes the connection (contract 1.12). The drain itself runs once, in the stopper.
+        """
+        assert self._drained is not None
+        self.close()
+        await self._drained.wait()
+
+    def close(self, *, grace: float | None = None) -> None:
+        """Ask the server to stop (idempotent); in-flight calls get ``grace`` seconds."""
+        if grace is not None:
+            self._grace = min(self._grace, grace)
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    async def _stop_when_requested(self) -> None:
+        assert self._stop_requested is not None and self._stopped is not None
+        assert self._drained is not None
+        await self._stop_requested.wait()
+        started = time.monotonic()
+        try:
+            if not await self.tracker.drain(self._grace):
+                _log.warning(
+                    "cancelling calls still running after the grace period",
+                    extra={"in_flight": self.tracker.in_flight},
+                )
+            self._drained.set()
+            await asyncio.sleep(_REPLY_FLUSH_SECONDS)
+            await self._teardown()
+        finally:
+            self._drained.set()
+            _log.debug(
+                "plugin stopped", extra={"stop_ms": round((time.monotonic() - started) * 1000, 1)}
+            )
+            self._stopped.set()
+
+    async def _teardown(self) -> None:
+        if self._server is not None:
+            self._server.close()  # cancels whatever is still running
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 0.5)
+        if self.listener is not None:
+            self.listener.close()
+        try:
+            if self._lifespan is not None:
+                await self._lifespan.aclose()
+        finally:
+            if self._capture is not None:
+                self._capture.close()
+                self._capture.wait_closed(0.2)
+
+    async def wait_closed(self) -> None:
+        """Wait until the server has stopped and the lifespan is torn down."""
+        if self._stopped is None:
+            raise RuntimeError("the server is not started")
+        await self._stopped.wait()
+
+    async def __aenter__(self) -> PluginServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+        await self.wait_closed()

@@ -1,0 +1,63 @@
+"""What the service modules share: the stream type, request reading, the per-call context."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import grpclib.const
+import grpclib.server
+from grpclib import GRPCError
+from grpclib.const import Status
+
+from ..._proto import pluginv2
+from ...context import RequestContext
+from ..convert import plugin_context_from_proto
+from ..tracker import CallTracker
+
+if TYPE_CHECKING:
+    from ...plugin import Plugin
+    from ...settings import Settings
+
+__all__ = ("Core", "Stream", "handler", "receive")
+
+Stream = grpclib.server.Stream[Any, Any]
+
+T = TypeVar("T")
+
+
+async def receive(stream: Stream, message_type: type[T]) -> T:
+    """The single request message of a unary or server-streaming call."""
+    message = await stream.recv_message()
+    if not isinstance(message, message_type):
+        raise GRPCError(Status.INVALID_ARGUMENT, "the request carried no message")
+    return message
+
+
+def handler(method: Callable[[Stream], Any], cardinality: Any, request: Any, reply: Any) -> Any:
+    return grpclib.const.Handler(method, cardinality, request, reply)
+
+
+class Core:
+    """What the data-plane services share: the plugin, settings and the call tracker."""
+
+    def __init__(self, plugin: Plugin, settings: Settings, tracker: CallTracker) -> None:
+        self.plugin = plugin
+        self.settings = settings
+        self.tracker = tracker
+
+    @contextlib.asynccontextmanager
+    async def context(
+        self, message: pluginv2.PluginContext | None, headers: Mapping[str, str]
+    ) -> AsyncIterator[RequestContext]:
+        """The call's :class:`RequestContext`, holding its instance for the whole call."""
+        plugin_context = plugin_context_from_proto(message)
+        frozen_headers = MappingProxyType(dict(headers))
+        manager = self.plugin.instances
+        if manager is None:
+            yield RequestContext(plugin_context, frozen_headers, self.settings)
+            return
+        async with manager.acquire(plugin_context) as instance:
+            yield RequestContext(plugin_context, frozen_headers, self.settings, instance)

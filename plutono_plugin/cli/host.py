@@ -1,0 +1,296 @@
+"""``plutono-plugin host <plugin-dir> <command>``: drive a built plugin from the terminal.
+
+Every command starts the plugin as Plutono would, does one thing, prints it and stops the
+plugin. ``demo`` is the guided tour: handshake time, health, one query as a table, a few
+metrics, a resource call, the plugin's log lines and the shutdown time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._time import EPOCH
+from ..errors import PluginError
+from ..host import CallError, HealthReply, LogRecord, PluginHost, QueryReply, ResourceReply
+
+if TYPE_CHECKING:
+    from ..frame import Field, Frame
+
+__all__ = ("format_frame", "run")
+
+_STANDARD_METRICS = (
+    "process_resident_memory_bytes",
+    "process_cpu_seconds_total",
+    "process_open_fds",
+    "python_info",
+    "go_goroutines",
+    "go_info",
+)
+_STANDARD_PREFIXES = ("process_", "python_", "go_", "promhttp_")
+
+
+def _cell(field: Field, value: Any) -> str:
+    if value is None:
+        return "null"
+    if field.type == "time":
+        moment = EPOCH + timedelta(microseconds=int(value) // 1000)
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def format_frame(frame: Frame, *, head: int = 3, tail: int = 2) -> list[str]:
+    """Lines of a small aligned table: field names, types, labels, first and last rows."""
+    rows = frame.rows
+    title = f"frame {frame.name!r}" + (f" (refId {frame.ref_id})" if frame.ref_id else "")
+    lines = [f"{title}: {rows} rows x {len(frame.fields)} fields"]
+    if not frame.fields:
+        return lines
+    shown = list(range(rows)) if rows <= head + tail else [*range(head), *range(rows - tail, rows)]
+    columns: list[list[str]] = []
+    for field in frame.fields:
+        labels = ",".join(f"{k}={v}" for k, v in (field.labels or {}).items())
+        values = field.values
+        cells = [_cell(field, values[index]) for index in shown]
+        if rows > head + tail:
+            cells.insert(head, "…")
+        columns.append([field.name or "(no name)", str(field.type), labels, *cells])
+    widths = [max(len(cell) for cell in column) for column in columns]
+    with_labels = any(column[2] for column in columns)
+    for row in range(len(columns[0])):
+        if row == 2 and not with_labels:
+            continue
+        cells = [column[row].ljust(width) for column, width in zip(columns, widths, strict=True)]
+        lines.append("  " + "  ".join(cells).rstrip())
+        if row == (2 if with_labels else 1):
+            lines.append("  " + "  ".join("-" * width for width in widths))
+    return lines
+
+
+def _interesting_metrics(text: str, limit: int = 8) -> list[str]:
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    own: dict[str, str] = {}
+    for line in samples:
+        name = line.split("{")[0].split(" ")[0]
+        if not name.startswith(_STANDARD_PREFIXES) and not name.endswith(("_bucket", "_created")):
+            own.setdefault(name, line)
+    standard = [line for line in samples if line.split("{")[0].split(" ")[0] in _STANDARD_METRICS]
+    return ([*own.values()][: limit // 2] + standard)[:limit]
+
+
+def _print_health(result: HealthReply) -> None:
+    print(f"{result.status}: {result.message}")
+    if result.details:
+        print(json.dumps(result.details, indent=2, sort_keys=True))
+
+
+def _print_responses(responses: dict[str, QueryReply], indent: str = "") -> None:
+    for ref_id, (frames, error) in responses.items():
+        print(
+            f"{indent}refId {ref_id}: {len(frames)} frame(s)"
+            + (f", error: {error}" if error else "")
+        )
+        for frame in frames:
+            for line in format_frame(frame):
+                print(f"{indent}  {line}")
+
+
+def _print_resource(response: ResourceReply) -> None:
+    print(f"HTTP {response.status} ({len(response.chunks)} message(s))")
+    for key, values in sorted(response.headers.items()):
+        for value in values:
+            print(f"{key}: {value}")
+    print()
+    print(response.text)
+
+
+def _parse_queries(text: str) -> tuple[list[dict[str, Any]], tuple[Any, Any] | None]:
+    """A target object, a list of targets, or an ``/api/ds/query`` body with from/to."""
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"query is not valid JSON: {error}") from None
+    span = None
+    if isinstance(value, dict) and "queries" in value:
+        span = (value.get("from", "now-6h"), value.get("to", "now"))
+        value = value["queries"]
+    targets = value if isinstance(value, list) else [value]
+    if not targets or not all(isinstance(item, dict) for item in targets):
+        raise ValueError("query must be a JSON object, a list of objects, or {'queries': [...]}")
+    return targets, span
+
+
+def _api_json(raw: dict[str, Any]) -> str:
+    results = {}
+    for ref_id, response in raw.items():
+        entry: dict[str, Any] = {
+            "refId": ref_id,
+            "dataframes": [base64.b64encode(frame).decode() for frame in response.frames],
+        }
+        if response.error:
+            entry["error"] = response.error
+        results[ref_id] = entry
+    return json.dumps({"results": results}, indent=2)
+
+
+async def _demo(host: PluginHost) -> int:
+    manifest = host.manifest
+    print(f"plugin      {manifest.id} ({manifest.name or manifest.type}) in {manifest.directory}")
+    versions = host.environment["PLUGIN_PROTOCOL_VERSIONS"]
+    print(f"started     {host.executable.name}, PLUGIN_PROTOCOL_VERSIONS={versions}")
+    shake = host.handshake
+    line = f"{shake.core_version}|{shake.app_version}|{shake.network}|{shake.address}|grpc|"
+    print(f"handshake   {line} after {host.handshake_seconds * 1000:.0f} ms")
+    print(f"ping        {'SERVING' if await host.ping() else 'NOT SERVING'}")
+    health = await host.check_health()
+    print(f"health      {health.status}: {health.message}")
+    print('query       {"refId": "A", "queryType": "sine"} over the last 6 hours')
+    _print_responses(await host.query({"refId": "A", "queryType": "sine"}), indent="  ")
+    metrics = await host.collect_metrics()
+    count = sum(1 for line in metrics.splitlines() if line and not line.startswith("#"))
+    print(f"metrics     {count} samples; a few of them:")
+    for line in _interesting_metrics(metrics):
+        print(f"  {line}")
+    await _demo_resource(host)
+    stop = await host.stop()
+    how = "gracefully" if stop.graceful else "after SIGKILL"
+    print(f"stop        exited {how} in {stop.seconds * 1000:.0f} ms (exit code {stop.exit_code})")
+    print(f"logs        {len(host.logs)} line(s) from the plugin:")
+    for record in host.logs:
+        print(f"  {record}")
+    _print_problems(host, sys.stdout)
+    return 0
+
+
+async def _demo_resource(host: PluginHost) -> None:
+    try:
+        response = await host.call_resource("GET", "ping")
+    except CallError as error:
+        print(f"resource    GET ping: {error.status} (the plugin has no resource handler)")
+        return
+    content_type = ",".join(response.headers.get("Content-Type", [])) or "no Content-Type"
+    body = response.text if len(response.text) <= 80 else response.text[:79] + "…"
+    print(f"resource    GET ping -> {response.status} ({content_type}) {body.strip()}")
+
+
+def _print_problems(host: PluginHost, stream: Any) -> None:
+    if host.problems:
+        print(f"problems    {len(host.problems)} thing(s) Plutono would handle badly:", file=stream)
+        for problem in host.problems:
+            print(f"  - {problem}", file=stream)
+    elif stream is sys.stdout:
+        print("problems    none")
+
+
+async def _command(args: argparse.Namespace) -> int:
+    on_log: Callable[[LogRecord], None] | None = None
+    if args.logs:
+
+        def on_log(record: LogRecord) -> None:
+            print(f"[plugin] {record}", file=sys.stderr)
+
+    settings = dict(item.split("=", 1) for item in args.setting)
+    async with PluginHost.start(
+        args.plugin_dir,
+        plugin_settings=settings,
+        json_data=json.loads(args.json_data) if args.json_data else None,
+        secure_json_data=json.loads(args.secure_json_data) if args.secure_json_data else None,
+        start_timeout=args.timeout,
+        on_log=on_log,
+    ) as host:
+        code = await _run_command(host, args)
+    if args.command != "demo":
+        _print_problems(host, sys.stderr)
+    return code
+
+
+async def _run_command(host: PluginHost, args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return await _demo(host)
+    if args.command == "health":
+        health = await host.check_health()
+        _print_health(health)
+        return 0 if health.ok else 1
+    if args.command == "metrics":
+        print(await host.collect_metrics(), end="")
+        return 0
+    if args.command == "query":
+        targets, span = _parse_queries(args.query)
+        span = (args.from_, args.to) if args.from_ or args.to else span
+        if span is not None:
+            span = (span[0] or "now-6h", span[1] or "now")
+        if args.json:
+            raw = await host.query_raw(*targets, time_range=span)
+            print(_api_json(raw))
+            return 1 if any(response.error for response in raw.values()) else 0
+        responses = await host.query(*targets, time_range=span)
+        _print_responses(responses)
+        return 1 if any(response.error for response in responses.values()) else 0
+    body = args.body or ""
+    headers: dict[str, list[str]] = {}
+    for item in args.header:
+        key, _, value = item.partition(":")
+        headers.setdefault(key.strip(), []).append(value.strip())
+    response = await host.call_resource(args.method, args.path, body=body, headers=headers)
+    _print_resource(response)
+    return 0 if 0 < response.status < 400 else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--timeout", type=float, default=60.0, help="start timeout in seconds")
+    common.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an entry of the ini section [plugin.<id>] (sent as PL_PLUGIN_<KEY>)",
+    )
+    common.add_argument("--json-data", metavar="JSON", help="the datasource's jsonData")
+    common.add_argument("--secure-json-data", metavar="JSON", help="decrypted secureJsonData")
+    common.add_argument("--logs", action="store_true", help="echo plugin log lines to stderr")
+    parser = argparse.ArgumentParser(
+        prog="plutono-plugin host",
+        description="Run a built plugin directory the way Plutono does and call it.",
+    )
+    parser.add_argument("plugin_dir", help="directory holding plugin.json and the executable")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", parents=[common], help="a tour: health, a query, metrics, logs")
+    commands.add_parser("health", parents=[common], help="CheckHealth (exit 1 unless OK)")
+    commands.add_parser("metrics", parents=[common], help="CollectMetrics (Prometheus text)")
+    query = commands.add_parser("query", parents=[common], help="QueryData, frames as tables")
+    query.add_argument("query", help='a target like \'{"refId": "A", "queryType": "sine"}\'')
+    query.add_argument("--from", dest="from_", help="range start (epoch ms or now-6h)")
+    query.add_argument("--to", help="range end (epoch ms or now)")
+    query.add_argument("--json", action="store_true", help="print /api/ds/query-style JSON")
+    resource = commands.add_parser("resource", parents=[common], help="CallResource")
+    resource.add_argument("method", help="HTTP method")
+    resource.add_argument("path", help="path below /resources/, may include ?query")
+    resource.add_argument("--body", help="request body, or @file")
+    resource.add_argument("--header", action="append", default=[], metavar="'Key: value'")
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    """Parse ``argv`` (what follows ``plutono-plugin host``) and run the command."""
+    args = _parser().parse_args(list(argv))
+    try:
+        if getattr(args, "body", None) and args.body.startswith("@"):
+            args.body = Path(args.body[1:]).read_text(encoding="utf-8")
+        return asyncio.run(_command(args))
+    except CallError as error:
+        print(f"error: rpc error: code = {error.status} desc = {error.detail}", file=sys.stderr)
+        return 1
+    except (PluginError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

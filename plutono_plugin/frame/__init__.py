@@ -1,0 +1,29 @@
+"""Data frames: the tables every query answers with (contract section 4).
+
+=================  ==========================================================================
+module             what
+=================  ==========================================================================
+``types``          :class:`FieldType` (the 13 element types) and the time-series shapes
+``field``          :class:`Field`: one typed column, from Python values, numpy, pandas, Arrow
+``model``          :class:`Frame`: named, equally long fields with meta; encode and decode
+``config``         :class:`~plutono_plugin.frame.config.FieldConfig` and its parts
+``meta``           :class:`~plutono_plugin.frame.meta.FrameMeta`, notices and stats
+``_arrow``         the only module that imports pyarrow: Arrow IPC as Plutono 7.5 reads it
+``_fastpath``      bulk checks for plain Python columns
+``_timeseries``    SDK v0.88.0's time-series classification, long → wide, the alerting check
+=================  ==========================================================================
+
+Example::
+
+    from plutono_plugin.frame import Field, Frame
+
+    frame = Frame("cpu", [Field("time", [1704067200_000000000]), Field("value", [0.5])])
+    assert Frame.decode(frame.encode()) == frame
+"""
+
+from .field import Field as Field
+from .model import Frame as Frame
+from .types import FieldType as FieldType
+from .types import TimeSeriesType as TimeSeriesType
+
+__all__ = ("Field", "FieldType", "Frame", "TimeSeriesType")

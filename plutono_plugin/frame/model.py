@@ -1,0 +1,205 @@
+"""The :class:`Frame`: a table answering one query (contract section 4).
+
+A frame is a name, a ``ref_id``, optional :class:`~plutono_plugin.frame.meta.FrameMeta` and a
+list of equally long :class:`~plutono_plugin.frame.field.Field` columns; duplicate field names
+are legal. Arrow encoding and the time-series helpers live in private modules that this one
+imports only when needed (pyarrow stays unloaded until a frame is encoded).
+
+Example::
+
+    from plutono_plugin.frame import Field, Frame
+
+    frame = Frame("cpu", [Field("time", [1704067200_000000000]), Field("value", [0.5])])
+    payload = frame.encode()  # Arrow IPC file bytes, as Plutono 7.5 reads them
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FrameError
+from .field import Field
+from .meta import FrameMeta
+from .types import TimeSeriesType
+
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
+
+    from ._arrow import FrameParts
+
+__all__ = ("Frame",)
+
+
+@dataclass(eq=True)
+class Frame:
+    """A table answering one query: named, equally long :class:`Field` columns.
+
+    ``ref_id`` may be left empty; the query dispatcher fills it with the query's refId
+    (contract 4.2). ``meta`` accepts a :class:`FrameMeta` or its JSON object.
+
+    Example::
+
+        frame = Frame("requests", [Field("time", times), Field("count", counts)])
+        frame.encode()                       # bytes for DataResponse.frames
+        Frame.decode(frame.encode()) == frame  # True
+    """
+
+    name: str = ""
+    fields: list[Field] = dataclass_field(default_factory=list)
+    ref_id: str = ""
+    meta: FrameMeta | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.ref_id, str):
+            raise FrameError("frame name and ref_id must be str")
+        self.fields = list(self.fields)
+        for item in self.fields:
+            if not isinstance(item, Field):
+                raise FrameError(
+                    f"fields must be Field objects, got {type(item).__name__}", frame=self.name
+                )
+        meta: object = self.meta  # a JSON object is accepted too
+        if meta is not None and not isinstance(meta, FrameMeta):
+            try:
+                self.meta = FrameMeta.from_json(meta)
+            except FrameError as exc:
+                raise FrameError(exc.reason, frame=self.name) from None
+
+    @property
+    def rows(self) -> int:
+        """Number of rows of the first field (0 without fields); see :meth:`validate`."""
+        return len(self.fields[0]) if self.fields else 0
+
+    def field(self, name: str) -> Field:
+        """Return the first field called ``name``."""
+        for item in self.fields:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def validate(self) -> None:
+        """Check cheaply that the frame can be encoded: equal lengths and typed parts."""
+        for item in self.fields:
+            if len(item) != self.rows:
+                raise FrameError(
+                    f"has {len(item)} rows but field {self.fields[0].name!r} has {self.rows}; "
+                    "all fields of a frame must be equally long",
+                    field=item.name,
+                    frame=self.name,
+                )
+
+    def encode(self) -> bytes:
+        """Encode as one Arrow IPC file (metadata V4, uncompressed), as Plutono reads it."""
+        from ._arrow import encode_frame
+
+        return encode_frame(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Frame:
+        """Decode Arrow IPC bytes (file or stream format) into a frame."""
+        from ._arrow import decode_parts
+
+        return cls._from_parts(decode_parts(data))
+
+    @classmethod
+    def from_dict(
+        cls, columns: Mapping[str, Iterable[Any]], name: str = "", *, ref_id: str = ""
+    ) -> Frame:
+        """Build a frame from ``{field name: values}`` with inferred types."""
+        return cls(name, [Field(key, values) for key, values in columns.items()], ref_id=ref_id)
+
+    @classmethod
+    def from_arrow(cls, table: pyarrow.Table, name: str = "", *, ref_id: str = "") -> Frame:
+        """Build a frame from a pyarrow Table or RecordBatch (columns converted losslessly)."""
+        from ._arrow import table_parts
+
+        return cls._from_parts(table_parts(table, name, ref_id))
+
+    @classmethod
+    def from_pandas(
+        cls, data: pandas.DataFrame, name: str = "", *, ref_id: str = "", index: bool | None = None
+    ) -> Frame:
+        """Build a frame from a pandas DataFrame; NaN/NaT/NA become nulls.
+
+        The index becomes the first field when ``index`` is true, or by default when it is
+        not a plain ``RangeIndex`` (e.g. a ``DatetimeIndex``); it is named after the index or
+        ``"time"``/``"index"``.
+        """
+        fields: list[Field] = []
+        if index if index is not None else type(data.index).__name__ != "RangeIndex":
+            is_time = str(data.index.dtype).startswith("datetime64")
+            label = data.index.name or ("time" if is_time else "index")
+            fields.append(Field(str(label), data.index))
+        for position, column in enumerate(data.columns):
+            fields.append(Field(str(column), data.iloc[:, position]))
+        return cls(name, fields, ref_id=ref_id)
+
+    @classmethod
+    def from_polars(cls, data: Any, name: str = "", *, ref_id: str = "") -> Frame:
+        """Build a frame from a polars DataFrame (through Arrow, without Python objects)."""
+        return cls(
+            name, [Field(series.name, series) for series in data.iter_columns()], ref_id=ref_id
+        )
+
+    def to_arrow(self) -> pyarrow.Table:
+        """Return a pyarrow Table with the wire schema, including Plutono's metadata."""
+        from ._arrow import frame_to_table
+
+        return frame_to_table(self)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """Return a pandas DataFrame (time fields as naive UTC ``datetime64[ns]``)."""
+        table: Any = self.to_arrow()
+        result: pandas.DataFrame = table.to_pandas()
+        return result
+
+    @property
+    def time_series_type(self) -> TimeSeriesType:
+        """``"wide"``, ``"long"`` or ``"not"``: how SDK v0.88.0 classifies this frame."""
+        from ._timeseries import time_series_type
+
+        return time_series_type(self.fields)
+
+    def check_time_series(self) -> None:
+        """Raise :class:`FrameError` unless alerting can use this frame (contract 2.4.2)."""
+        from ._timeseries import check_alerting
+
+        check_alerting(self)
+
+    def to_wide(self) -> Frame:
+        """Convert a long time series (string/bool columns) to a wide one with labels."""
+        from ._timeseries import long_to_wide
+
+        return Frame(self.name, long_to_wide(self), ref_id=self.ref_id, meta=self.meta)
+
+    @classmethod
+    def _from_parts(cls, parts: FrameParts) -> Frame:
+        try:
+            meta = None if parts.meta is None else FrameMeta.from_json(parts.meta)
+        except FrameError as exc:
+            raise FrameError(exc.reason, frame=parts.name) from None
+        fields = []
+        for part in parts.fields:
+            try:
+                fields.append(
+                    Field(
+                        part.name,
+                        part.column,
+                        nullable=part.nullable,
+                        labels=part.labels,
+                        config=part.config,
+                    )
+                )
+            except FrameError as exc:
+                raise FrameError(
+                    exc.reason, field=exc.field or part.name, frame=parts.name
+                ) from None
+        return cls(parts.name, fields, ref_id=parts.ref_id, meta=meta)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(map(repr, self.fields))
+        return f"Frame({self.name!r}, ref_id={self.ref_id!r}, rows={self.rows}, fields=[{fields}])"
