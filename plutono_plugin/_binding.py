@@ -1,121 +1,185 @@
 """Match a handler's parameters to what the framework can pass, once, at registration.
 
-A handler declares what it wants by annotation: the :class:`~plutono_plugin.query.Query`, the
-:class:`~plutono_plugin.context.RequestContext`, or a dataclass / pydantic model that the query
-JSON is decoded into; a parameter named ``instance`` receives the per-datasource instance.
-Unannotated parameters are taken positionally (input first, context second).
+One binder serves every kind of handler (query, batch query, health check, resource, instance
+factory), so a parameter means the same thing everywhere:
+
+=======================================  ===================================================
+parameter                                receives
+=======================================  ===================================================
+annotated with the handler's input type  the :class:`~plutono_plugin.query.Query` (a list of
+                                         them for batch handlers), the
+                                         :class:`~plutono_plugin.resource.ResourceRequest`,
+                                         the instance factory's settings
+annotated ``RequestContext``             the call's :class:`~plutono_plugin.context.RequestContext`
+a dataclass or pydantic model            the query JSON decoded into it (query handlers)
+named ``instance``                       the ``@plugin.instance`` object (or ``None``); its
+                                         annotation is never evaluated
+named like a path parameter              the converted path segment (resource handlers)
+unannotated                              by position: the input first, the context second
+=======================================  ===================================================
+
 Everything is checked when the route is added, so a mistake fails at import time, not per call.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
+from ._model import is_model_type
 from .context import RequestContext
 
-__all__ = (
-    "INSTANCE_PARAMETER",
-    "Binding",
-    "ModelError",
-    "bind_handler",
-    "decode_model",
-    "is_model_type",
-)
+__all__ = ("INSTANCE_PARAMETER", "Binding", "bind_handler")
 
 INSTANCE_PARAMETER = "instance"
 """A handler parameter of this name receives the ``@plugin.instance`` object (or ``None``)."""
 
-Slot = Literal["input", "context", "model", "instance"]
+Slot = Literal["input", "context", "model", "instance", "path"]
 
-
-class ModelError(ValueError):
-    """The query JSON does not fit the handler's model; the message names the field."""
+_EMPTY = inspect.Parameter.empty
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Binding:
-    """How to call one handler: parameter name → what to pass."""
+    """How to call one handler: parameter name → what to pass, plus their annotations."""
 
     slots: Mapping[str, Slot]
     model: type[Any] | None
+    annotations: Mapping[str, Any]
 
-    def arguments(self, value: object, context: RequestContext, model: object) -> dict[str, Any]:
+    def parameter(self, slot: Slot) -> str | None:
+        """The name of the (first) parameter bound to ``slot``, if any."""
+        return next((name for name, bound in self.slots.items() if bound == slot), None)
+
+    def arguments(
+        self,
+        value: object,
+        context: RequestContext | None,
+        model: object = None,
+        path: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Keyword arguments for one call."""
-        source = {"input": value, "context": context, "model": model, "instance": context.instance}
-        return {name: source[slot] for name, slot in self.slots.items()}
-
-
-def is_model_type(annotation: object) -> bool:
-    """True for a dataclass type or a pydantic ``BaseModel`` subclass."""
-    if not isinstance(annotation, type):
-        return False
-    return dataclasses.is_dataclass(annotation) or hasattr(annotation, "model_validate")
+        arguments: dict[str, Any] = {}
+        for name, slot in self.slots.items():
+            if slot == "input":
+                arguments[name] = value
+            elif slot == "context":
+                arguments[name] = context
+            elif slot == "model":
+                arguments[name] = model
+            elif slot == "instance":
+                arguments[name] = context.instance if context is not None else None
+            else:
+                arguments[name] = (path or {})[name]
+        return arguments
 
 
 def bind_handler(
     handler: Callable[..., Any],
     *,
     kind: str,
-    input_types: tuple[object, ...],
-    allow_model: bool,
+    input_types: tuple[object, ...] = (),
+    allow_model: bool = False,
+    path_params: Collection[str] = (),
+    allow_context: bool = True,
+    check_async: bool = True,
 ) -> Binding:
-    """Check ``handler`` and work out its :class:`Binding`; ``TypeError`` names any problem."""
+    """Check ``handler`` and work out its :class:`Binding`; ``TypeError`` names any problem.
+
+    Example::
+
+        async def item(request: ResourceRequest, item_id: int, instance: Client) -> dict: ...
+
+        binding = bind_handler(
+            item, kind="resource", input_types=(ResourceRequest,), path_params=["item_id"]
+        )
+        assert binding.slots == {"request": "input", "item_id": "path", "instance": "instance"}
+    """
     name = getattr(handler, "__qualname__", repr(handler))
-    if not inspect.iscoroutinefunction(handler):
-        raise TypeError(f"{kind} handler {name} must be an 'async def' function")
-    hints = _resolve_hints(handler, kind, name)
+    where = f"{kind} handler {name}"
+    if check_async and not inspect.iscoroutinefunction(handler):
+        raise TypeError(f"{where} must be an 'async def' function")
+    hints = _resolve_hints(handler, where)
     slots: dict[str, Slot] = {}
+    annotations: dict[str, Any] = {}
     model: type[Any] | None = None
     positional: list[str] = []
+    free: list[Slot] = ["input", "context"] if allow_context else ["input"]
     for parameter in inspect.signature(handler).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            raise TypeError(f"{kind} handler {name}: *args/**kwargs are not supported")
-        annotation = hints.get(parameter.name, inspect.Parameter.empty)
-        if parameter.name == INSTANCE_PARAMETER:
+            raise TypeError(f"{where}: *args/**kwargs are not supported")
+        annotation = hints.get(parameter.name, _EMPTY)
+        annotations[parameter.name] = annotation
+        if parameter.name == INSTANCE_PARAMETER and allow_context:
             slots[parameter.name] = "instance"  # whatever its annotation: the factory's type
-        elif annotation is inspect.Parameter.empty:
+        elif parameter.name in path_params:
+            if parameter.kind is parameter.POSITIONAL_ONLY:
+                raise TypeError(f"{where}: path parameter {parameter.name!r} is positional-only")
+            slots[parameter.name] = "path"
+        elif annotation is _EMPTY:
             positional.append(parameter.name)
-        elif annotation in input_types or typing.get_origin(annotation) in input_types:
+        elif _is_input(annotation, input_types):
             slots[parameter.name] = "input"
-        elif annotation is RequestContext:
+        elif annotation is RequestContext and allow_context:
             slots[parameter.name] = "context"
         elif allow_model and is_model_type(annotation):
             if model is not None:
-                raise TypeError(f"{kind} handler {name}: more than one model parameter")
+                raise TypeError(f"{where}: more than one model parameter")
             slots[parameter.name] = "model"
             model = annotation
-        elif parameter.default is not inspect.Parameter.empty:
+        elif parameter.default is not _EMPTY:
             continue
         else:
             raise TypeError(
-                f"{kind} handler {name}: parameter {parameter.name!r} has annotation "
-                f"{annotation!r}, which the framework cannot provide"
+                f"{where}: parameter {parameter.name!r} is annotated {annotation!r}, "
+                "which the framework cannot provide"
             )
     for parameter_name in positional:
-        free = [slot for slot in ("input", "context") if slot not in slots.values()]
-        if not free:
-            raise TypeError(f"{kind} handler {name}: unexpected parameter {parameter_name!r}")
-        slots[parameter_name] = free[0]  # type: ignore[assignment]
-    return Binding(slots=types.MappingProxyType(slots), model=model)
+        left = [slot for slot in free if slot not in slots.values()]
+        if not left:
+            raise TypeError(f"{where}: unexpected parameter {parameter_name!r}")
+        slots[parameter_name] = left[0]
+    for path_name in path_params:
+        if path_name not in slots:
+            raise TypeError(f"{where} has no keyword parameter for path parameter {path_name!r}")
+    return Binding(
+        slots=types.MappingProxyType(slots),
+        model=model,
+        annotations=types.MappingProxyType(annotations),
+    )
 
 
-def _resolve_hints(handler: Callable[..., Any], kind: str, name: str) -> dict[str, Any]:
+def _is_input(annotation: object, input_types: tuple[object, ...]) -> bool:
+    if annotation in input_types or typing.get_origin(annotation) in input_types:
+        return True
+    # ``DataSourceSettings | AppSettings`` for an instance factory taking either
+    members = typing.get_args(annotation)
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return is_union and all(member in input_types or member is type(None) for member in members)
+
+
+def _resolve_hints(handler: Callable[..., Any], where: str) -> dict[str, Any]:
     """The handler's annotations, evaluated; ``instance`` may name a type we cannot resolve.
 
     The instance's type is the factory's business (often a local or a forward reference), so
     it is not evaluated; any other annotation that cannot be resolved is a ``TypeError``.
     """
+    target: Any = handler
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not (inspect.isroutine(target) or hasattr(target, "__annotations__")):
+        target = type(target).__call__  # a callable object is judged by its __call__
     try:
-        return typing.get_type_hints(handler)
+        return typing.get_type_hints(target)
     except Exception:
         pass
-    raw = inspect.get_annotations(handler)
-    namespace = getattr(handler, "__globals__", {})
+    raw = inspect.get_annotations(target)
+    namespace = getattr(target, "__globals__", {})
     hints: dict[str, Any] = {}
     for parameter, annotation in raw.items():
         if parameter in (INSTANCE_PARAMETER, "return"):
@@ -126,109 +190,6 @@ def _resolve_hints(handler: Callable[..., Any], kind: str, name: str) -> dict[st
             )
         except Exception as error:
             raise TypeError(
-                f"{kind} handler {name}: cannot resolve the annotation of {parameter!r} ({error})"
+                f"{where}: cannot resolve the annotation of {parameter!r} ({error})"
             ) from None
     return hints
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-_SIMPLE: dict[object, tuple[type, ...]] = {
-    int: (int,),
-    float: (int, float),
-    str: (str,),
-    bool: (bool,),
-    list: (list,),
-    dict: (dict,),
-}
-
-
-def _check_value(field_name: str, annotation: object, value: object) -> None:
-    origin = typing.get_origin(annotation) or annotation
-    arguments = typing.get_args(annotation)
-    if origin in (types.UnionType, typing.Union):
-        if value is None and type(None) in arguments:
-            return
-        for option in arguments:
-            try:
-                _check_value(field_name, option, value)
-            except ModelError:
-                continue
-            return
-        raise ModelError(f"field {field_name!r}: {value!r} does not match {annotation}")
-    allowed = _SIMPLE.get(origin)
-    if allowed is None:
-        return  # types we do not check are passed through as decoded
-    if isinstance(value, bool) and bool not in allowed:
-        raise ModelError(f"field {field_name!r}: expected {origin.__name__}, got a boolean")  # type: ignore[union-attr]
-    if not isinstance(value, allowed):
-        expected = getattr(origin, "__name__", str(origin))
-        raise ModelError(f"field {field_name!r}: expected {expected}, got {type(value).__name__}")
-
-
-_FieldPlan = tuple[str, tuple[str, ...], object, bool]
-
-
-_PLANS: dict[type[Any], tuple[_FieldPlan, ...]] = {}
-
-
-def _dataclass_plan(model: type[Any]) -> tuple[_FieldPlan, ...]:
-    """Per dataclass, once: (name, JSON keys, annotation, required) of each init field.
-
-    ``typing.get_type_hints`` re-evaluates string annotations on every call; doing it per
-    query was a visible share of the QueryData profile (docs/benchmarks.md).
-    """
-    cached = _PLANS.get(model)
-    if cached is not None:
-        return cached
-    hints = typing.get_type_hints(model)
-    plan = []
-    for field in dataclasses.fields(model):
-        if not field.init:
-            continue
-        keys = tuple(dict.fromkeys((field.name, _camel(field.name))))
-        required = (
-            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        )
-        plan.append((field.name, keys, hints.get(field.name, Any), required))
-    _PLANS[model] = tuple(plan)
-    return _PLANS[model]
-
-
-def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
-    """Build ``model`` from query JSON; unknown keys (refId, datasource, ...) are ignored.
-
-    Dataclass fields match a JSON key of the same name or its camelCase form
-    (``duration_ms`` ↔ ``durationMs``); simple annotations (int, float, str, bool, list, dict,
-    optionals) are checked. Pydantic models use ``model_validate``.
-    """
-    if hasattr(model, "model_validate"):
-        try:
-            return model.model_validate(dict(data))
-        except ValueError as error:
-            problems = getattr(error, "errors", None)
-            if callable(problems):
-                details = "; ".join(
-                    f"field {'.'.join(str(part) for part in item.get('loc', ()))!r}: "
-                    f"{item.get('msg', '')}"
-                    for item in problems()
-                )
-                raise ModelError(details) from None
-            raise ModelError(str(error)) from None
-    values: dict[str, Any] = {}
-    for name, keys, annotation, required in _dataclass_plan(model):
-        for key in keys:
-            if key in data:
-                _check_value(key, annotation, data[key])
-                values[name] = data[key]
-                break
-        else:
-            if required:
-                raise ModelError(f"field {name!r} is required")
-    try:
-        return model(**values)
-    except (TypeError, ValueError) as error:
-        raise ModelError(str(error)) from None

@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 from ._asgi import ASGIApp
+from ._binding import bind_handler
+from ._resource_types import ResourceRequest
 
-__all__ = ("Converter", "Mount", "ResourceHandler", "Route")
+__all__ = ("Converter", "Mount", "ResourceHandler", "ResourceRoute")
 
 ResourceHandler = Callable[..., Awaitable[Any]]
-"""An ``async def handler(request, **path_params)`` returning a response value."""
+"""An ``async def`` taking any of the request, path parameters, the context, ``instance``."""
 
 
 class Converter(NamedTuple):
@@ -102,41 +104,7 @@ def _converter(annotation: Any, where: str) -> Converter:
     )
 
 
-def _check_signature(
-    handler: ResourceHandler, names: list[str], where: str
-) -> dict[str, Converter]:
-    try:
-        signature = inspect.signature(handler, eval_str=True)
-    except (NameError, TypeError, ValueError) as error:
-        raise TypeError(f"{where}: cannot read its signature ({error})") from None
-    parameters = list(signature.parameters.values())
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if not parameters or parameters[0].kind not in positional:
-        raise TypeError(f"{where} must take the ResourceRequest as its first positional parameter")
-    by_name = {parameter.name: parameter for parameter in parameters[1:]}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    converters: dict[str, Converter] = {}
-    for name in names:
-        parameter = by_name.get(name)
-        if parameter is None or parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
-            if not takes_any:
-                raise TypeError(f"{where} has no keyword parameter for path parameter {name!r}")
-            converters[name] = _SIMPLE[str]
-        else:
-            converters[name] = _converter(parameter.annotation, f"{where}, parameter {name!r}")
-    for parameter in parameters[1:]:
-        required = parameter.default is inspect.Parameter.empty and parameter.kind not in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
-        )
-        if required and parameter.name not in names:
-            raise TypeError(
-                f"{where}: parameter {parameter.name!r} is not a path parameter of the template"
-            )
-    return converters
-
-
-class Route:
+class ResourceRoute:
     """One handler for a path template and a set of methods, validated when created.
 
     ``{name}`` matches one path segment, ``{name:path}`` the rest of the path (slashes
@@ -149,10 +117,10 @@ class Route:
         async def get_item(request: ResourceRequest, item_id: int) -> dict[str, int]:
             return {"id": item_id}
 
-        router = ResourceRouter([Route("items/{item_id}", get_item, methods=["GET"])])
+        router = ResourceRouter([ResourceRoute("items/{item_id}", get_item, methods=["GET"])])
     """
 
-    __slots__ = ("converters", "handler", "methods", "name", "path", "pattern")
+    __slots__ = ("binding", "converters", "handler", "methods", "name", "path", "pattern")
 
     def __init__(
         self,
@@ -162,12 +130,9 @@ class Route:
         name: str | None = None,
     ) -> None:
         label = getattr(handler, "__qualname__", repr(handler))
-        if not inspect.iscoroutinefunction(handler):
+        if inspect.isasyncgenfunction(handler):
             hint = " (it is an async generator: return ResourceResponse(gen()) instead)"
-            raise TypeError(
-                f"resource handler {label} must be an 'async def' function"
-                + (hint if inspect.isasyncgenfunction(handler) else "")
-            )
+            raise TypeError(f"resource handler {label} must be an 'async def' function" + hint)
         self.path, self.pattern, names = _parse_template(path)
         listed = (methods,) if isinstance(methods, str) else tuple(methods)
         if not listed or not all(re.fullmatch(r"[A-Za-z]+", method) for method in listed):
@@ -178,12 +143,18 @@ class Route:
         self.methods: frozenset[str] = frozenset(upper)
         self.handler = handler
         self.name: str = name or label
+        self.binding = bind_handler(
+            handler, kind="resource", input_types=(ResourceRequest,), path_params=names
+        )
         where = f"resource handler {label} for {self.path!r}"
-        self.converters: Mapping[str, Converter] = _check_signature(handler, names, where)
+        self.converters: Mapping[str, Converter] = {
+            name: _converter(self.binding.annotations[name], f"{where}, parameter {name!r}")
+            for name in names
+        }
 
     def __repr__(self) -> str:
         methods = ", ".join(sorted(self.methods))
-        return f"Route({self.path!r}, {self.name}, methods=[{methods}])"
+        return f"ResourceRoute({self.path!r}, {self.name}, methods=[{methods}])"
 
 
 class Mount:

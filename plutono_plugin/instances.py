@@ -45,6 +45,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import anyio
 
+from ._binding import bind_handler
 from .context import AppSettings, DataSourceSettings, PluginContext
 from .errors import InstanceError
 
@@ -99,32 +100,28 @@ def _function_name(factory: object) -> str:
     return getattr(factory, "__qualname__", None) or repr(factory)
 
 
-def _accepted_kinds(factory: object, call: object, name: str) -> frozenset[str]:
+def _accepted_kinds(factory: object, name: str) -> frozenset[str]:
     """Validate the factory's signature; return the call kinds its settings annotation accepts."""
     try:
-        signature = inspect.signature(cast(Callable[..., object], factory))
-        signature.bind(object())
+        inspect.signature(cast(Callable[..., object], factory)).bind(object())
     except (TypeError, ValueError):
         raise TypeError(
             f"instance factory {name} must take exactly one positional argument (the settings)"
         ) from None
-    parameter = next(iter(signature.parameters.values()))
-    try:
-        hints = typing.get_type_hints(call)
-    except Exception:  # unresolvable forward reference: accept both kinds
-        return frozenset(_KINDS.values())
-    annotation = hints.get(parameter.name, Any)
-    if annotation in (Any, object):
+    binding = bind_handler(
+        cast(Callable[..., object], factory),
+        kind="instance factory",
+        input_types=(DataSourceSettings, AppSettings, Any, object),
+        allow_context=False,
+        check_async=False,
+    )
+    parameter = binding.parameter("input")
+    annotation = binding.annotations.get(parameter or "", Any)
+    if annotation in (Any, object, inspect.Parameter.empty):
         return frozenset(_KINDS.values())
     is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     members = typing.get_args(annotation) if is_union else (annotation,)
-    kinds = {_KINDS.get(member) for member in members if member is not type(None)}
-    if not kinds or None in kinds:
-        raise TypeError(
-            f"instance factory {name}: parameter {parameter.name!r} is annotated "
-            f"{annotation!r}; use DataSourceSettings, AppSettings or their union"
-        )
-    return frozenset(cast(set[str], kinds))
+    return frozenset(_KINDS[member] for member in members if member in _KINDS)
 
 
 async def _close_object(instance: object) -> None:
@@ -173,7 +170,7 @@ class InstanceManager(Generic[T]):
         self.factory = factory
         self.name = name
         self.dispose_timeout = dispose_timeout
-        self._kinds = _accepted_kinds(factory, call, name)
+        self._kinds = _accepted_kinds(factory, name)
         self._current: dict[_Key, _Entry[T]] = {}
         self._retired: set[_Entry[T]] = set()
         self._locks: dict[_Key, anyio.Lock] = {}

@@ -17,7 +17,7 @@ from ._asgi import ASGIApp
 from .diagnostics import HealthCheck
 from .instances import InstanceManager
 from .query import QueryHandler, QueryRoute, QueryRouter
-from .resource import ResourceHandler, ResourceRouter
+from .resource import Mount, ResourceHandler, ResourceRoute, ResourceRouter
 
 __all__ = ("Lifespan", "Plugin")
 
@@ -61,6 +61,11 @@ class Plugin:
         network: ``auto`` (unix socket, TCP fallback), ``unix`` or ``tcp`` (contract 1.5).
         lifespan: an ``@asynccontextmanager`` function taking the plugin (or use
             :meth:`lifespan` as a decorator).
+        query_routes: :class:`~plutono_plugin.query.QueryRoute` objects, the declarative
+            form of ``@plugin.query``.
+        resource_routes: :class:`~plutono_plugin.resource.ResourceRoute` and
+            :class:`~plutono_plugin.resource.Mount` objects, the declarative form of
+            ``@plugin.resource`` and :meth:`mount_asgi`.
 
     """
 
@@ -73,6 +78,7 @@ class Plugin:
         network: str = "auto",
         lifespan: Lifespan | None = None,
         query_routes: Sequence[QueryRoute] = (),
+        resource_routes: Sequence[ResourceRoute | Mount] = (),
     ) -> None:
         if not (0 <= shutdown_grace <= 1.8 and math.isfinite(shutdown_grace)):
             raise ValueError(
@@ -85,7 +91,7 @@ class Plugin:
             raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
         self.queries = QueryRouter(query_routes, max_concurrency=max_concurrent_queries)
         """The query router (``@plugin.query`` adds to it)."""
-        self.resources = ResourceRouter()
+        self.resources = ResourceRouter(resource_routes)
         """The resource router (``@plugin.resource`` and :meth:`mount_asgi` add to it)."""
         self.health_check: HealthCheck | None = None
         """The ``@plugin.check_health`` handler, if any (default: always OK)."""
@@ -107,9 +113,9 @@ class Plugin:
         *,
         batch: bool = False,
         timeout: float | None = None,
-    ) -> None:
+    ) -> QueryRoute:
         """Register ``handler`` for ``query_type`` (``None``: every type without a route)."""
-        self.queries.add_route(query_type, handler, batch=batch, timeout=timeout)
+        return self.queries.add_route(query_type, handler, batch=batch, timeout=timeout)
 
     def query(
         self,
@@ -136,15 +142,16 @@ class Plugin:
 
     def add_resource_route(
         self, path: str, handler: ResourceHandler, *, methods: Collection[str] = ("GET",)
-    ) -> None:
+    ) -> ResourceRoute:
         """Register ``handler`` for ``CallResource`` requests to ``path``."""
-        self.resources.add_route(path, handler, methods=methods)
+        return self.resources.add_route(path, handler, methods=methods)
 
     def resource(self, path: str, *, methods: Collection[str] = ("GET",)) -> Callable[[F], F]:
         """Decorator: handle ``/api/datasources/<id>/resources/<path>`` (and app routes).
 
         ``path`` may hold typed parameters (``items/{item_id}`` with ``item_id: int`` in the
-        handler's signature).
+        handler's signature); the handler may also take the request, the
+        :class:`~plutono_plugin.context.RequestContext` and ``instance``, as query handlers do.
         """
 
         def register(handler: F) -> F:
@@ -153,9 +160,9 @@ class Plugin:
 
         return register
 
-    def mount_asgi(self, prefix: str, app: ASGIApp) -> None:
+    def mount_asgi(self, prefix: str, app: ASGIApp) -> Mount:
         """Serve every resource path under ``prefix`` with an ASGI app (Starlette, FastAPI)."""
-        self.resources.mount_asgi(prefix, app)
+        return self.resources.mount_asgi(prefix, app)
 
     # -- health, instances, lifespan ----------------------------------------------------------
 

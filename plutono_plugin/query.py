@@ -35,7 +35,8 @@ from typing import Any, TypeAlias
 import anyio
 
 from . import _metrics
-from ._binding import Binding, ModelError, bind_handler, decode_model
+from ._binding import Binding, bind_handler
+from ._model import ModelError, decode_model
 from ._time import EPOCH
 from .context import RequestContext
 from .errors import FrameError, QueryError, describe_exception
@@ -241,8 +242,25 @@ class QueryRouter:
         self._add(route)
         return route
 
+    def route(
+        self,
+        query_type: str | None = None,
+        *,
+        batch: bool = False,
+        timeout: float | None = None,
+    ) -> Callable[[QueryHandler], QueryHandler]:
+        """Decorator form of :meth:`add_route`; returns the handler unchanged."""
+        if callable(query_type):
+            raise TypeError("use @router.route() or @router.route('type'), with parentheses")
+
+        def register(handler: QueryHandler) -> QueryHandler:
+            self.add_route(query_type, handler, batch=batch, timeout=timeout)
+            return handler
+
+        return register
+
     @property
-    def routes(self) -> Sequence[QueryRoute]:
+    def routes(self) -> tuple[QueryRoute, ...]:
         """Registered routes, in registration order."""
         return tuple(self._routes.values())
 

@@ -16,25 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Callable,
     Collection,
-    Mapping,
 )
-from dataclasses import dataclass, field
-from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
 from ._asgi import ASGIApp, AsgiFailure, call_asgi
-from ._headers import Headers, HeadersInput, QueryParams, canonical_header_name
-from ._routing import Mount, ResourceHandler, Route
-from .context import RequestContext, User
+from ._headers import Headers, QueryParams, canonical_header_name
+from ._resource_types import ResourceRequest, ResourceResponse
+from ._routing import Mount, ResourceHandler, ResourceRoute
 from .errors import ResourceError, describe_exception
 
 __all__ = (
@@ -46,7 +41,7 @@ __all__ = (
     "ResourceRequest",
     "ResourceResponse",
     "ResourceRouter",
-    "Route",
+    "ResourceRoute",
     "canonical_header_name",
 )
 
@@ -57,157 +52,6 @@ ASGI_CONTEXT_KEY = "plutono_plugin.context"
 
 _JSON = "application/json"
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class ResourceRequest:
-    """One ``CallResource`` request as the host sends it.
-
-    ``path`` has no leading slash (``/api/datasources/1/resources/items/7`` arrives as
-    ``items/7``); ``url`` is ``path`` plus ``?`` and the raw query. ``Authorization`` is forwarded
-    by the host as-is; cookies are removed except the datasource's ``keepCookies``.
-
-    Example::
-
-        async def search(request: ResourceRequest) -> dict[str, object]:
-            limit = int(request.query.get("limit", "10"))
-            payload = request.json() if request.body else {}
-            return {"user": request.user.login if request.user else None, "limit": limit}
-    """
-
-    method: str
-    path: str
-    url: str = ""
-    headers: Headers = field(default_factory=Headers)
-    body: bytes = b""
-    context: RequestContext = field(default_factory=RequestContext)
-    path_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    def __post_init__(self) -> None:
-        if not self.url:
-            object.__setattr__(self, "url", self.path)
-
-    @cached_property
-    def query(self) -> QueryParams:
-        """The parsed query string (``get`` gives the first value, ``getall`` every value)."""
-        return QueryParams(self.url.partition("?")[2])
-
-    @property
-    def user(self) -> User | None:
-        """The signed-in Plutono user, if the host sent one."""
-        return self.context.user
-
-    def text(self) -> str:
-        """The body decoded with the ``Content-Type`` charset (UTF-8 by default)."""
-        charset = "utf-8"
-        for parameter in self.headers.get("Content-Type", "").split(";")[1:]:
-            key, _, value = parameter.strip().partition("=")
-            if key.lower() == "charset" and value:
-                charset = value.strip('"')
-        try:
-            return self.body.decode(charset)
-        except (LookupError, UnicodeDecodeError) as error:
-            raise ResourceError(
-                f"request body is not {charset} text: {error}", status=400
-            ) from None
-
-    def json(self) -> Any:
-        """The body parsed as JSON; :class:`ResourceError` 400 naming the problem if it is not."""
-        if not self.body.strip():
-            raise ResourceError("request body is empty, expected JSON", status=400)
-        try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ResourceError(f"request body is not valid JSON: {error}", status=400) from None
-
-
-class ResourceResponse:
-    r"""Status, headers and a body: ``bytes`` or an async iterable of chunks (a streamed body).
-
-    Handlers may also return a dict/list (JSON), ``str`` (text), ``bytes`` or an async iterator;
-    :meth:`ResourceRouter.dispatch` turns those into a response.
-
-    Example::
-
-        async def export(request: ResourceRequest) -> ResourceResponse:
-            async def rows() -> AsyncIterator[bytes]:
-                for index in range(3):
-                    yield f"{index}\n".encode()
-
-            return ResourceResponse(rows(), content_type="text/csv", headers={"X-Rows": "3"})
-
-        ResourceResponse.json({"error": "no such item"}, status=404)
-    """
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(
-        self,
-        body: bytes | AsyncIterable[bytes] = b"",
-        *,
-        status: int = 200,
-        headers: HeadersInput | None = None,
-        content_type: str | None = None,
-    ) -> None:
-        if isinstance(body, bytearray | memoryview):
-            body = bytes(body)
-        elif not isinstance(body, bytes) and not hasattr(body, "__aiter__"):
-            raise TypeError(
-                f"response body must be bytes or an async iterable of bytes, "
-                f"not {type(body).__name__}"
-            )
-        self.status = status
-        self.headers = Headers(headers)
-        if content_type is not None:
-            self.headers = self.headers.with_value("Content-Type", content_type)
-        self.body: bytes | AsyncIterable[bytes] = body
-
-    @classmethod
-    def json(
-        cls, value: Any, *, status: int = 200, headers: HeadersInput | None = None
-    ) -> ResourceResponse:
-        """``value`` as compact UTF-8 JSON; ``TypeError``/``ValueError`` if it cannot be."""
-        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return cls(encoded.encode(), status=status, headers=headers, content_type=_JSON)
-
-    @classmethod
-    def text(
-        cls,
-        value: str,
-        *,
-        status: int = 200,
-        headers: HeadersInput | None = None,
-        content_type: str = "text/plain; charset=utf-8",
-    ) -> ResourceResponse:
-        """``value`` encoded as UTF-8 with a text content type."""
-        return cls(value.encode(), status=status, headers=headers, content_type=content_type)
-
-    @property
-    def streaming(self) -> bool:
-        """True when the body is an async iterable of chunks."""
-        return not isinstance(self.body, bytes)
-
-    async def iter_chunks(self) -> AsyncGenerator[bytes, None]:
-        """The body as chunks: one for a ``bytes`` body (possibly empty), else each chunk.
-
-        A response from :meth:`ResourceRouter.dispatch` always yields at least one chunk, so
-        the first ``CallResourceResponse`` (status and headers) always has a body to carry.
-        """
-        if isinstance(self.body, bytes):
-            yield self.body
-        else:
-            async for chunk in self.body:
-                yield chunk
-
-    async def aclose(self) -> None:
-        """Close a streamed body that will not be read to the end (e.g. the client left)."""
-        close = getattr(self.body, "aclose", None)
-        if close is not None:
-            await close()
-
-    def __repr__(self) -> str:
-        body = f"<{len(self.body)} bytes>" if isinstance(self.body, bytes) else "<stream>"
-        return f"ResourceResponse(status={self.status}, headers={self.headers!r}, body={body})"
 
 
 def _error(status: int, message: str) -> ResourceResponse:
@@ -230,21 +74,24 @@ class ResourceRouter:
         assert response.status == 200 and response.body == b'{"id":7}'
     """
 
-    def __init__(self, routes: Collection[Route | Mount] = ()) -> None:
-        self._entries: list[Route | Mount] = []
+    def __init__(self, routes: Collection[ResourceRoute | Mount] = ()) -> None:
+        self._entries: list[ResourceRoute | Mount] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._set_cookie_warned: set[str] = set()
         for entry in routes:
             self._add(entry)
 
     @property
-    def routes(self) -> tuple[Route | Mount, ...]:
+    def routes(self) -> tuple[ResourceRoute | Mount, ...]:
         """The registered routes and mounts in matching order."""
         return tuple(self._entries)
 
-    def _add(self, entry: Route | Mount) -> None:
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def _add(self, entry: ResourceRoute | Mount) -> None:
         for other in self._entries:
-            if isinstance(entry, Route) and isinstance(other, Route):
+            if isinstance(entry, ResourceRoute) and isinstance(other, ResourceRoute):
                 clash = entry.path == other.path and entry.methods & other.methods - {"HEAD"}
                 if clash:
                     methods = ", ".join(sorted(entry.methods & other.methods))
@@ -264,9 +111,11 @@ class ResourceRouter:
         *,
         methods: Collection[str] = ("GET",),
         name: str | None = None,
-    ) -> None:
+    ) -> ResourceRoute:
         """Register ``handler`` for ``path``; ``TypeError``/``ValueError`` if it is invalid."""
-        self._add(Route(path, handler, methods, name))
+        route = ResourceRoute(path, handler, methods, name)
+        self._add(route)
+        return route
 
     def route(
         self, path: str, *, methods: Collection[str] = ("GET",), name: str | None = None
@@ -279,9 +128,11 @@ class ResourceRouter:
 
         return register
 
-    def mount_asgi(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> None:
+    def mount_asgi(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> Mount:
         """Serve every path under ``prefix`` with the ASGI ``app`` (its lifespan is not run)."""
-        self._add(Mount(prefix, app, name))
+        mount = Mount(prefix, app, name)
+        self._add(mount)
+        return mount
 
     async def aclose(self) -> None:
         """Cancel ASGI app tasks still running after their response (background tasks)."""
@@ -323,7 +174,7 @@ class ResourceRouter:
         return _error(404, f"no resource at '{path}'")
 
     async def _call_route(
-        self, route: Route, request: ResourceRequest, raw: dict[str, str]
+        self, route: ResourceRoute, request: ResourceRequest, raw: dict[str, str]
     ) -> ResourceResponse:
         values: dict[str, Any] = {}
         for name, text in raw.items():
@@ -335,7 +186,8 @@ class ResourceRouter:
                 return _error(422, message)
         request = dataclasses.replace(request, path_params=MappingProxyType(values))
         try:
-            result = await route.handler(request, **values)
+            arguments = route.binding.arguments(request, request.context, None, values)
+            result = await route.handler(**arguments)
         except ResourceError as error:
             return await self._finish(_error(error.status, error.message), route.name)
         except Exception as error:
