@@ -2,21 +2,23 @@
 
 Lifecycle: :meth:`PluginServer.start` → :meth:`~PluginServer.close` (idempotent) →
 ``await`` :meth:`~PluginServer.wait_closed`, or ``async with``. Stopping (Shutdown RPC, SIGTERM,
-the host process gone) refuses new calls, lets in-flight ones finish within the grace period,
-cancels the rest, tears the lifespan down and removes the socket (contract 1.12).
+the host process gone) refuses new calls, lets in-flight ones finish within the grace period
+(one drain, however the stop was asked for), cancels the rest, tears the lifespan down and
+removes the socket (contract 1.12). The stop runs in the task that awaits
+:meth:`~PluginServer.wait_closed`; the Shutdown RPC only asks for it and waits for the drain.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+import anyio
 import grpclib.server
 
 from .. import _metrics
@@ -33,9 +35,13 @@ __all__ = ("PluginServer",)
 
 _log = logging.getLogger("plutono_plugin.server")
 
-# After the drain, give Shutdown's reply a moment to leave before the connection is closed
-# under it. The host ignores the reply (contract 1.12), so this is courtesy, kept short.
-_REPLY_FLUSH_SECONDS = 0.01
+REPLY_FLUSH_SECONDS: Final = 0.01
+"""After the drain, Shutdown's reply gets this long to leave before the connection closes
+under it. The host ignores the reply (contract 1.12), so this is courtesy, kept short."""
+SERVER_CLOSE_SECONDS: Final = 0.5
+"""How long grpclib may take to close its connections once the calls are done or cancelled."""
+STDOUT_READER_JOIN_SECONDS: Final = 0.2
+"""How long the stdout reader thread may take to forward the last captured output."""
 
 
 class PluginServer:
@@ -66,10 +72,10 @@ class PluginServer:
         self._capture = StdoutCapture(self._stdio.publish_threadsafe) if capture_stdout else None
         self._server: grpclib.server.Server | None = None
         self._lifespan: contextlib.AsyncExitStack | None = None
-        self._stop_requested: asyncio.Event | None = None
-        self._drained: asyncio.Event | None = None
-        self._stopped: asyncio.Event | None = None
-        self._stopper: asyncio.Task[None] | None = None
+        self._stop_requested: anyio.Event | None = None
+        self._drained: anyio.Event | None = None
+        self._stopped: anyio.Event | None = None
+        self._stopping = False
         self._grace = plugin.shutdown_grace
 
     @property
@@ -83,11 +89,10 @@ class PluginServer:
         """Run the lifespan's set-up, listen, serve, then write the handshake line."""
         if self._server is not None:
             raise RuntimeError("the server is already started")
-        loop = asyncio.get_running_loop()
-        self._stop_requested = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._stopped = asyncio.Event()
-        self._stdio.bind(loop)
+        self._stop_requested = anyio.Event()
+        self._drained = anyio.Event()
+        self._stopped = anyio.Event()
+        self._stdio.bind()
         self._lifespan = contextlib.AsyncExitStack()
         served = await self._lifespan.enter_async_context(
             assemble(
@@ -112,7 +117,6 @@ class PluginServer:
                 self._capture.start()
         # Off the start-up path: the host is already connecting while this imports.
         threading.Thread(target=_metrics.create, name="plutono-plugin-metrics", daemon=True).start()
-        self._stopper = loop.create_task(self._stop_when_requested())
         _log.debug(
             "plugin serving",
             extra={"network": self.listener.network, "address": self.listener.address},
@@ -122,9 +126,10 @@ class PluginServer:
         """Stop (as :meth:`close`) and return once in-flight calls are done or the grace is over.
 
         The Shutdown RPC answers only then, so the calls' responses reach the host before it
-        closes the connection (contract 1.12). The drain itself runs once, in the stopper.
+        closes the connection (contract 1.12).
         """
-        assert self._drained is not None
+        if self._drained is None:
+            raise RuntimeError("the server is not started")
         self.close()
         await self._drained.wait()
 
@@ -135,32 +140,41 @@ class PluginServer:
         if self._stop_requested is not None:
             self._stop_requested.set()
 
-    async def _stop_when_requested(self) -> None:
-        assert self._stop_requested is not None and self._stopped is not None
-        assert self._drained is not None
+    async def wait_closed(self) -> None:
+        """Wait until the server has been asked to stop, has stopped and is torn down."""
+        if self._stop_requested is None or self._drained is None or self._stopped is None:
+            raise RuntimeError("the server is not started")
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
         await self._stop_requested.wait()
         started = time.monotonic()
-        try:
-            if not await self.tracker.drain(self._grace):
-                _log.warning(
-                    "cancelling calls still running after the grace period",
-                    extra={"in_flight": self.tracker.in_flight},
+        # Once asked, the stop finishes even if this waiter is cancelled (a second SIGTERM
+        # exits the process at once instead, runner).
+        with anyio.CancelScope(shield=True):
+            try:
+                if not await self.tracker.drain(self._grace):
+                    _log.warning(
+                        "cancelling calls still running after the grace period",
+                        extra={"in_flight": self.tracker.in_flight},
+                    )
+                self._drained.set()
+                await anyio.sleep(REPLY_FLUSH_SECONDS)
+                await self._teardown()
+            finally:
+                self._drained.set()
+                self._stopped.set()
+                _log.debug(
+                    "plugin stopped",
+                    extra={"stop_ms": round((time.monotonic() - started) * 1000, 1)},
                 )
-            self._drained.set()
-            await asyncio.sleep(_REPLY_FLUSH_SECONDS)
-            await self._teardown()
-        finally:
-            self._drained.set()
-            _log.debug(
-                "plugin stopped", extra={"stop_ms": round((time.monotonic() - started) * 1000, 1)}
-            )
-            self._stopped.set()
 
     async def _teardown(self) -> None:
         if self._server is not None:
             self._server.close()  # cancels whatever is still running
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 0.5)
+            with anyio.move_on_after(SERVER_CLOSE_SECONDS):
+                await self._server.wait_closed()
         if self.listener is not None:
             self.listener.close()
         try:
@@ -169,13 +183,7 @@ class PluginServer:
         finally:
             if self._capture is not None:
                 self._capture.close()
-                self._capture.wait_closed(0.2)
-
-    async def wait_closed(self) -> None:
-        """Wait until the server has stopped and the lifespan is torn down."""
-        if self._stopped is None:
-            raise RuntimeError("the server is not started")
-        await self._stopped.wait()
+                self._capture.wait_closed(STDOUT_READER_JOIN_SECONDS)
 
     async def __aenter__(self) -> PluginServer:
         await self.start()

@@ -18,6 +18,9 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Final
 
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
 from .._proto import plugin
 
 __all__ = ("StdioHub", "StdoutCapture")
@@ -92,30 +95,43 @@ class StdoutCapture:
 class StdioHub:
     """Fans captured stdout chunks out to StreamStdio subscribers (bounded; drops when full)."""
 
+    SUBSCRIBER_BUFFER: Final = 256
+    """Chunks a slow subscriber may fall behind by before new ones are dropped for it."""
+
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[tuple[plugin.StdioDataChannel, bytes]]] = set()
+        self._subscribers: set[MemoryObjectSendStream[tuple[plugin.StdioDataChannel, bytes]]] = (
+            set()
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Remember the loop that threads publish into."""
-        self._loop = loop
+    def bind(self) -> None:
+        """Remember the running event loop, which the reader thread publishes into."""
+        self._loop = asyncio.get_running_loop()
 
     def publish_threadsafe(self, data: bytes) -> None:
-        """Called by the stdout reader thread."""
-        if self._loop is not None and self._queues:
+        """Called by the stdout reader thread; never waits for the event loop.
+
+        anyio's thread-to-loop calls all wait for the loop; a handler that prints while it
+        blocks the loop would then fill the pipe and deadlock, hence asyncio's hand-off.
+        """
+        if self._loop is not None and self._subscribers:
             self._loop.call_soon_threadsafe(self._publish, data)
 
     def _publish(self, data: bytes) -> None:
-        for queue in self._queues:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait((plugin.StdioDataChannel.STDOUT, data))
+        for stream in list(self._subscribers):
+            with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError):
+                stream.send_nowait((plugin.StdioDataChannel.STDOUT, data))
 
     async def subscribe(self) -> AsyncIterator[tuple[plugin.StdioDataChannel, bytes]]:
         """Chunks as they come, until cancelled."""
-        queue: asyncio.Queue[tuple[plugin.StdioDataChannel, bytes]] = asyncio.Queue(256)
-        self._queues.add(queue)
+        send, receive = anyio.create_memory_object_stream[tuple[plugin.StdioDataChannel, bytes]](
+            self.SUBSCRIBER_BUFFER
+        )
+        self._subscribers.add(send)
         try:
-            while True:
-                yield await queue.get()
+            async with receive:
+                async for item in receive:
+                    yield item
         finally:
-            self._queues.discard(queue)
+            self._subscribers.discard(send)
+            send.close()

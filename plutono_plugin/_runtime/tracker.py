@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -25,8 +24,7 @@ class CallTracker:
     def __init__(self) -> None:
         self.in_flight = 0
         self.draining = False
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle: anyio.Event | None = None  # created by drain(), set by the last call
 
     @contextlib.asynccontextmanager
     async def call(self, endpoint: str) -> AsyncIterator[None]:
@@ -35,7 +33,6 @@ class CallTracker:
             _metrics.REQUESTS.labels(endpoint, Status.UNAVAILABLE.name).inc()
             raise GRPCError(Status.UNAVAILABLE, "the plugin is shutting down")
         self.in_flight += 1
-        self._idle.clear()
         gauge = _metrics.REQUESTS_IN_FLIGHT.labels(endpoint)
         gauge.inc()
         started = time.perf_counter()
@@ -45,7 +42,7 @@ class CallTracker:
         except GRPCError as error:
             status = error.status
             raise
-        except asyncio.CancelledError:
+        except anyio.get_cancelled_exc_class():
             status = Status.CANCELLED
             raise
         except Exception as error:
@@ -57,12 +54,14 @@ class CallTracker:
             _metrics.REQUESTS.labels(endpoint, status.name).inc()
             _metrics.REQUEST_DURATION.labels(endpoint).observe(time.perf_counter() - started)
             self.in_flight -= 1
-            if self.in_flight == 0:
+            if self.in_flight == 0 and self._idle is not None:
                 self._idle.set()
 
     async def drain(self, grace: float) -> bool:
         """Stop taking calls and wait up to ``grace`` seconds for the running ones."""
         self.draining = True
-        with anyio.move_on_after(grace):
-            await self._idle.wait()
+        if self.in_flight:
+            self._idle = self._idle or anyio.Event()
+            with anyio.move_on_after(grace):
+                await self._idle.wait()
         return self.in_flight == 0

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from grpclib.exceptions import StreamTerminatedError
 
+from plutono_plugin._proto.plugin import Empty, GrpcControllerStub
 from plutono_plugin._runtime.handshake import NOT_A_PLUGIN_TEXT
 from plutono_plugin.host import PluginHost
 
@@ -261,3 +262,30 @@ def process_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+@pytest.mark.parametrize("how", ["shutdown", "sigterm"])
+async def test_a_stuck_call_delays_the_exit_by_one_grace_period_only(
+    lifecycle_dir: Path, how: str
+) -> None:
+    grace = 1.5  # Plugin's default shutdown_grace, which the lifecycle plugin keeps
+    async with PluginHost.start(lifecycle_dir) as host:
+        call = asyncio.create_task(
+            host.query({"refId": "A", "queryType": "slow", "durationMs": 10_000})
+        )
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        if how == "shutdown":
+            # The host's Shutdown RPC, with the connection (and the stuck call) kept open
+            shutdown = asyncio.create_task(GrpcControllerStub(host.channel).shutdown(Empty()))
+            await wait_exit(host)
+            assert host.returncode == 0
+            assert shutdown.done()  # answered before the exit, after the drain
+        else:
+            os.kill(host_pid(host), signal.SIGTERM)
+            await wait_exit(host)
+            assert host.returncode == 0
+        # One drain: the exit follows the grace period at once, however the stop was asked.
+        assert time.monotonic() - started < grace + 0.2
+        with pytest.raises(Exception):  # noqa: B017 - cancelled on the plugin side
+            await call

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+import anyio
 import grpclib.const
 from grpclib import GRPCError
 from grpclib.const import Status
@@ -37,7 +37,7 @@ class HealthService:
             else health.HealthCheckResponseServingStatus.SERVICE_UNKNOWN
         )
         await stream.send_message(health.HealthCheckResponse(status=status))
-        await asyncio.Event().wait()
+        await anyio.sleep_forever()
 
     def __mapping__(self) -> dict[str, Any]:
         return {
