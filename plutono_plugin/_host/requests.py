@@ -2,9 +2,9 @@
 
 The plugin side converts messages *from* proto (``_runtime/convert.py``); the dev host needs
 the other direction, plus the small pieces of ``/api/ds/query`` processing (contract 2.4.1)
-that turn a frontend target into a ``DataQuery``: defaults for ``refId``/``maxDataPoints``/``intervalMs``,
-the whole target re-encoded as Go would, and a time range from epoch milliseconds or
-``now-6h``-style expressions.
+that turn a frontend target into a ``DataQuery``: defaults for ``refId``, ``maxDataPoints``
+and ``intervalMs``, the whole target re-encoded as Go would, and a time range from epoch
+milliseconds or ``now-6h``-style expressions.
 """
 
 from __future__ import annotations
