@@ -131,12 +131,7 @@ class Plugin:
         """
         if callable(query_type):
             raise TypeError("use @plugin.query() or @plugin.query('type'), with parentheses")
-
-        def register(handler: F) -> F:
-            self.add_query_route(query_type, handler, batch=batch, timeout=timeout)
-            return handler
-
-        return register
+        return self.queries.route(query_type, batch=batch, timeout=timeout)
 
     # -- resources -------------------------------------------------------------------------
 
@@ -153,12 +148,7 @@ class Plugin:
         handler's signature); the handler may also take the request, the
         :class:`~plutono_plugin.context.RequestContext` and ``instance``, as query handlers do.
         """
-
-        def register(handler: F) -> F:
-            self.add_resource_route(path, handler, methods=methods)
-            return handler
-
-        return register
+        return self.resources.route(path, methods=methods)
 
     def mount_asgi(self, prefix: str, app: ASGIApp) -> Mount:
         """Serve every resource path under ``prefix`` with an ASGI app (Starlette, FastAPI)."""

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import anyio
 
@@ -142,6 +142,7 @@ QueryResult: TypeAlias = Frame | Sequence[Frame] | QueryResponse | None
 """What a query handler may return."""
 
 QueryHandler: TypeAlias = Callable[..., Awaitable[Any]]
+H = TypeVar("H", bound=Callable[..., Any])
 """An ``async def`` taking any of ``Query``, a model, ``RequestContext`` (see module docs)."""
 
 
@@ -248,12 +249,12 @@ class QueryRouter:
         *,
         batch: bool = False,
         timeout: float | None = None,
-    ) -> Callable[[QueryHandler], QueryHandler]:
+    ) -> Callable[[H], H]:
         """Decorator form of :meth:`add_route`; returns the handler unchanged."""
         if callable(query_type):
             raise TypeError("use @router.route() or @router.route('type'), with parentheses")
 
-        def register(handler: QueryHandler) -> QueryHandler:
+        def register(handler: H) -> H:
             self.add_route(query_type, handler, batch=batch, timeout=timeout)
             return handler
 

@@ -24,7 +24,7 @@ from collections.abc import (
     Collection,
 )
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from ._asgi import ASGIApp, AsgiFailure, call_asgi
 from ._headers import Headers, QueryParams, canonical_header_name
@@ -44,6 +44,8 @@ __all__ = (
     "ResourceRoute",
     "canonical_header_name",
 )
+
+H = TypeVar("H", bound=Callable[..., Any])
 
 logger = logging.getLogger("plutono_plugin.resource")
 
@@ -119,10 +121,10 @@ class ResourceRouter:
 
     def route(
         self, path: str, *, methods: Collection[str] = ("GET",), name: str | None = None
-    ) -> Callable[[ResourceHandler], ResourceHandler]:
+    ) -> Callable[[H], H]:
         """Decorator form of :meth:`add_route`; returns the handler unchanged."""
 
-        def register(handler: ResourceHandler) -> ResourceHandler:
+        def register(handler: H) -> H:
             self.add_route(path, handler, methods=methods, name=name)
             return handler
 

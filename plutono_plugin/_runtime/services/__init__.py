@@ -49,6 +49,20 @@ if TYPE_CHECKING:
 __all__ = ("Assembly", "assemble", "build_services")
 
 
+_QUERY_DATA = (
+    "/pluginv2.Data/QueryData",
+    grpclib.const.Cardinality.UNARY_UNARY,
+    pluginv2.QueryDataRequest,
+    pluginv2.QueryDataResponse,
+)
+_CALL_RESOURCE = (
+    "/pluginv2.Resource/CallResource",
+    grpclib.const.Cardinality.UNARY_STREAM,
+    pluginv2.CallResourceRequest,
+    pluginv2.CallResourceResponse,
+)
+
+
 def build_services(
     plugin: Plugin,
     settings: Settings,
@@ -69,25 +83,11 @@ def build_services(
     if plugin.queries:
         services.append(DataService(plugin, settings, tracker))
     else:
-        missing.append(
-            (
-                "/pluginv2.Data/QueryData",
-                grpclib.const.Cardinality.UNARY_UNARY,
-                pluginv2.QueryDataRequest,
-                pluginv2.QueryDataResponse,
-            )
-        )
-    if plugin.resources.routes:
+        missing.append(_QUERY_DATA)
+    if plugin.resources:
         services.append(ResourceService(plugin, settings, tracker))
     else:
-        missing.append(
-            (
-                "/pluginv2.Resource/CallResource",
-                grpclib.const.Cardinality.UNARY_STREAM,
-                pluginv2.CallResourceRequest,
-                pluginv2.CallResourceResponse,
-            )
-        )
+        missing.append(_CALL_RESOURCE)
     services.append(UnimplementedService(missing))
     return services
 
