@@ -15,16 +15,14 @@ import base64
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._time import EPOCH
 from ..errors import PluginError
 from ..host import CallError, HealthReply, LogRecord, PluginHost, QueryReply, ResourceReply
 
 if TYPE_CHECKING:
-    from ..frame import Field, Frame
+    from ..frame import Frame
 
 __all__ = ("format_frame", "run")
 
@@ -39,44 +37,11 @@ _STANDARD_METRICS = (
 _STANDARD_PREFIXES = ("process_", "python_", "go_", "promhttp_")
 
 
-def _cell(field: Field, value: Any) -> str:
-    if value is None:
-        return "null"
-    if field.type == "time":
-        moment = EPOCH + timedelta(microseconds=int(value) // 1000)
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
 def format_frame(frame: Frame, *, head: int = 3, tail: int = 2) -> list[str]:
     """Lines of a small aligned table: field names, types, labels, first and last rows."""
-    rows = frame.rows
-    title = f"frame {frame.name!r}" + (f" (refId {frame.ref_id})" if frame.ref_id else "")
-    lines = [f"{title}: {rows} rows x {len(frame.fields)} fields"]
-    if not frame.fields:
-        return lines
-    shown = list(range(rows)) if rows <= head + tail else [*range(head), *range(rows - tail, rows)]
-    columns: list[list[str]] = []
-    for field in frame.fields:
-        labels = ",".join(f"{k}={v}" for k, v in (field.labels or {}).items())
-        values = field.values
-        cells = [_cell(field, values[index]) for index in shown]
-        if rows > head + tail:
-            cells.insert(head, "…")
-        columns.append([field.name or "(no name)", str(field.type), labels, *cells])
-    widths = [max(len(cell) for cell in column) for column in columns]
-    with_labels = any(column[2] for column in columns)
-    for row in range(len(columns[0])):
-        if row == 2 and not with_labels:
-            continue
-        cells = [column[row].ljust(width) for column, width in zip(columns, widths, strict=True)]
-        lines.append("  " + "  ".join(cells).rstrip())
-        if row == (2 if with_labels else 1):
-            lines.append("  " + "  ".join("-" * width for width in widths))
-    return lines
+    if frame.rows > head + tail:
+        return frame.to_table(max_rows=head + tail).splitlines()
+    return frame.to_table(max_rows=None).splitlines()
 
 
 def _interesting_metrics(text: str, limit: int = 8) -> list[str]:
