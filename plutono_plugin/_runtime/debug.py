@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 __all__ = ("DebugOptions", "debug_options", "start_debugger")
 
@@ -35,6 +36,7 @@ DEFAULT_PORT: Final = 5678
 DEFAULT_WAIT_SECONDS: Final = 50.0
 """Longest wait for a client: below go-plugin's 1 minute start timeout (contract 1.8)."""
 LOOPBACK: Final = "127.0.0.1"
+_LISTEN_SECONDS: Final = 5.0
 _ON = frozenset(("1", "on", "true", "yes", "listen"))
 _OFF = frozenset(("", "0", "off", "false", "no"))
 
@@ -93,11 +95,11 @@ def start_debugger(options: DebugOptions) -> int | None:
         _log.error("debug is set but debugpy is not installed: pip install 'plutono-plugin[debug]'")
         return None
     try:
-        _, port = debugpy.listen((LOOPBACK, options.port), in_process_debug_adapter=True)
-    except Exception as error:  # debugpy raises RuntimeError or OSError
+        port = _listen(debugpy, options.port)
+    except Exception as error:  # OSError from the probe, RuntimeError or TimeoutError
         _log.error(
             "the debugger cannot listen, serving without it",
-            extra={"port": options.port, "error": str(error)},
+            extra={"port": options.port, "error": str(error) or type(error).__name__},
         )
         return None
     _log.info(
@@ -106,7 +108,27 @@ def start_debugger(options: DebugOptions) -> int | None:
     )
     if options.wait:
         _wait_for_client(options.wait_seconds)
-    return int(port)
+    return port
+
+
+def _listen(debugpy: Any, port: int) -> int:
+    if port:
+        # debugpy's in-process adapter hangs for ever on a port in use instead of raising.
+        with socket.socket() as probe:
+            probe.bind((LOOPBACK, port))
+    result: list[int] = []
+    listener = threading.Thread(
+        target=lambda: result.append(
+            debugpy.listen((LOOPBACK, port), in_process_debug_adapter=True)[1]
+        ),
+        name="debugpy-listen",
+        daemon=True,
+    )
+    listener.start()
+    listener.join(_LISTEN_SECONDS)
+    if not result:
+        raise TimeoutError(f"debugpy did not listen within {_LISTEN_SECONDS:g} s")
+    return int(result[0])
 
 
 def _wait_for_client(seconds: float) -> None:
