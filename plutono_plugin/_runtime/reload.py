@@ -69,26 +69,32 @@ async def reload_on_change(server: PluginServer, config: Mapping[str, str]) -> N
     if not paths:
         return
     logging.getLogger("watchfiles").setLevel(logging.INFO)  # one debug line per change
-    _log.info("hot reload: watching the source", extra={"paths": [str(p) for p in paths]})
     changes_seen = awatch(
         *paths, watch_filter=DefaultFilter(), rust_timeout=_WATCH_TIMEOUT_MS, step=20
     )
-    async for changes in changes_seen:
-        changed = sorted(path for _, path in changes)
-        broken = _compile_errors(changed)
-        if broken:
-            _log.error(
-                "hot reload: the changed source does not compile, the old code keeps serving",
-                extra={"errors": broken},
+    async with anyio.create_task_group() as group:
+        # Runs once the loop below waits in the watcher thread, i.e. once edits are seen.
+        group.start_soon(_announce, paths)
+        async for changes in changes_seen:
+            changed = sorted(path for _, path in changes)
+            broken = _compile_errors(changed)
+            if broken:
+                _log.error(
+                    "hot reload: the changed source does not compile, the old code keeps serving",
+                    extra={"errors": broken},
+                )
+                continue
+            _log.info(
+                "hot reload: source changed, exiting so the host starts the new code",
+                extra={"changed": changed[:10]},
             )
-            continue
-        _log.info(
-            "hot reload: source changed, exiting so the host starts the new code",
-            extra={"changed": changed[:10]},
-        )
-        await _wait_until_idle(server, server.plugin.shutdown_grace)
-        server.close()
-        return
+            await _wait_until_idle(server, server.plugin.shutdown_grace)
+            server.close()
+            return
+
+
+async def _announce(paths: list[Path]) -> None:
+    _log.info("hot reload: watching the source", extra={"paths": [str(p) for p in paths]})
 
 
 def _compile_errors(paths: list[str]) -> list[str]:
