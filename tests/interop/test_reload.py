@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_source_edit_is_served_after_the_host_restarts_the_plugin(
     time.sleep(0.2)
     edited = time.monotonic()
     set_version(plugin_file, "2")
-    assert answered_version(go_host.wait(job)) == 1  # the call in flight was not cut off
+    assert answered_version(cast(QueryReply, go_host.wait(job))) == 1  # not cut off
     exit_state = go_host.wait_exited(5)
     exited = time.monotonic()
     assert exit_state["exit_code"] == 0, exit_state  # a clean exit, not a crash
