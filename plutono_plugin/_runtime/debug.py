@@ -114,7 +114,11 @@ def start_debugger(options: DebugOptions) -> int | None:
 def _listen(debugpy: Any, port: int) -> int:
     if port:
         # debugpy's in-process adapter hangs for ever on a port in use instead of raising.
+        # SO_REUSEADDR as debugpy: the previous process's connections (a hot reload) in
+        # TIME_WAIT do not count, a listener does.
         with socket.socket() as probe:
+            if os.name != "nt":
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((LOOPBACK, port))
     result: list[int] = []
     listener = threading.Thread(
