@@ -23,10 +23,13 @@ noise after the handshake, a resource status Go cannot write) is listed in
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +54,7 @@ from ._host.wire import (
     read_manifest,
 )
 from .context import AppSettings, DataSourceSettings, PluginContext, Secrets
+from .errors import ConfigurationError, HandshakeError
 
 __all__ = (
     "CallError",
@@ -66,6 +70,11 @@ __all__ = (
     "StopResult",
     "target",
 )
+
+RESTART_TICK_SECONDS = 1.0
+"""Plutono checks every second whether a plugin exited, and starts it again (contract 1.13)."""
+
+_log = logging.getLogger("plutono_plugin.host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +95,22 @@ class PluginHost(PluginClient):
     """
 
     def __init__(
-        self, manifest: PluginManifest, process: PluginProcess, context: PluginContext
+        self,
+        manifest: PluginManifest,
+        process: PluginProcess,
+        context: PluginContext,
+        relaunch: Callable[[], Awaitable[PluginProcess]] | None = None,
     ) -> None:
         super().__init__(process.channel, context, process.problem)
         self.manifest = manifest
+        self.restarts = 0
+        """How often the plugin was started again after it exited (``restart=True``)."""
         self._process = process
+        self._earlier_logs: list[LogRecord] = []
+        self._earlier_problems: list[str] = []
+        self._relaunch = relaunch
+        self._restarted = asyncio.Event()
+        self._watcher = asyncio.create_task(self._restart_exited()) if relaunch else None
 
     @classmethod
     @asynccontextmanager
@@ -106,6 +126,7 @@ class PluginHost(PluginClient):
         start_timeout: float = 60.0,
         cwd: str | os.PathLike[str] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
+        restart: bool = False,
     ) -> AsyncIterator[PluginHost]:
         """Launch the plugin, yield the host, and stop the plugin on exit.
 
@@ -113,6 +134,8 @@ class PluginHost(PluginClient):
         ``env`` adds to the environment Plutono itself would pass on; ``json_data`` and
         ``secure_json_data`` fill the default datasource (or app) settings, ``context``
         replaces the default context entirely. ``on_log`` sees every plugin log record.
+        ``restart`` starts the plugin again when it exits, as Plutono does (every second, a
+        clean exit too, contract 1.13): what a ``--dev`` build's hot reload relies on.
 
         Example::
 
@@ -129,6 +152,7 @@ class PluginHost(PluginClient):
             start_timeout=start_timeout,
             cwd=cwd,
             on_log=on_log,
+            restart=restart,
         )
         try:
             yield host
@@ -148,20 +172,23 @@ class PluginHost(PluginClient):
         start_timeout: float = 60.0,
         cwd: str | os.PathLike[str] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
+        restart: bool = False,
     ) -> PluginHost:
         """Like :meth:`start`, without the context manager: call :meth:`stop` yourself."""
         manifest = read_manifest(plugin_dir)
         if context is None:
             context = _configured_context(manifest, json_data, secure_json_data)
         environment = plugin_environment(manifest.id, plugin_settings=plugin_settings, env=env)
-        process = await PluginProcess.spawn(
+        spawn = functools.partial(
+            PluginProcess.spawn,
             executable_path(manifest),
             environment,
             cwd=cwd,
             start_timeout=start_timeout,
             on_log=on_log,
         )
-        return cls(manifest, process, context)
+        process = await spawn()
+        return cls(manifest, process, context, spawn if restart else None)
 
     # -- what the process tells us -------------------------------------------------------------
 
@@ -178,12 +205,12 @@ class PluginHost(PluginClient):
     @property
     def logs(self) -> list[LogRecord]:
         """Every log record read from the plugin's stderr (and its stdio stream) so far."""
-        return self._process.logs
+        return [*self._earlier_logs, *self._process.logs]
 
     @property
     def problems(self) -> list[str]:
         """Things Plutono would handle badly: crashing log lines, stdout noise, bad statuses."""
-        return self._process.problems
+        return [*self._earlier_problems, *self._process.problems]
 
     @property
     def executable(self) -> Path:
@@ -222,10 +249,48 @@ class PluginHost(PluginClient):
     async def stop(self) -> StopResult:
         """Stop like go-plugin's ``Kill()``: ``Shutdown`` RPC, close, wait 2 s, then SIGKILL.
 
-        Idempotent: later calls return the first result.
+        Idempotent: later calls return the first result. Restarting ends first, as Plutono
+        stops plugins only when it shuts down.
         """
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         seconds, code, graceful = await self._process.stop()
         return StopResult(seconds, code, graceful)
+
+    async def wait_for_restarts(self, count: int, *, timeout: float | None = 30.0) -> None:  # noqa: ASYNC109
+        """Wait until the plugin has been restarted ``count`` times (``restart=True``).
+
+        Raises :class:`TimeoutError` when that does not happen within ``timeout`` seconds.
+        """
+        if self._relaunch is None:
+            raise RuntimeError("the host was started without restart=True")
+        async with asyncio.timeout(timeout):
+            while self.restarts < count:
+                self._restarted.clear()
+                await self._restarted.wait()
+
+    async def _restart_exited(self) -> None:
+        assert self._relaunch is not None
+        while True:
+            # Plutono's manager polls on a ticker, so the restart comes 0-1 s after the exit.
+            await asyncio.sleep(RESTART_TICK_SECONDS)
+            if self._process.returncode is None:
+                continue
+            await self._process.stop()  # reaps readers and channel; at once for a dead process
+            try:
+                process = await self._relaunch()
+            except (HandshakeError, ConfigurationError, OSError) as error:
+                # Plutono logs "Failed to restart plugin" and tries again on the next tick.
+                _log.warning("Failed to restart plugin: %s", error)
+                continue
+            self._earlier_logs.extend(self._process.logs)
+            self._earlier_problems.extend(self._process.problems)
+            self._process = process
+            self.channel = process.channel
+            self._on_problem = process.problem
+            self.restarts += 1
+            self._restarted.set()
 
 
 def _configured_context(

@@ -20,8 +20,10 @@ import anyio
 
 from ..errors import HandshakeError
 from ..settings import Settings
+from .debug import debug_options, start_debugger
 from .handshake import check_cookie, negotiate_version
 from .hclog import configure_logging
+from .reload import reload_on_change
 from .server import PluginServer
 
 if TYPE_CHECKING:
@@ -82,6 +84,9 @@ def run_plugin(plugin: Plugin, environ: Mapping[str, str] | None = None) -> int:
         return status
     settings = Settings.from_environ(env)
     configure_logging(settings.log_level)
+    debugging = debug_options(settings.plugin_config)
+    if debugging is not None:
+        start_debugger(debugging)
     return anyio.run(_serve, plugin, settings, env, backend="asyncio")
 
 
@@ -99,6 +104,7 @@ async def _serve(plugin: Plugin, settings: Settings, environ: Mapping[str, str])
         # Everything imported and built so far lives as long as the process: keep it out of the
         # collector's generations so full collections stay cheap while serving (~4 % per call).
         gc.freeze()
+        group.start_soon(reload_on_change, server, settings.plugin_config)
         await server.wait_closed()
         group.cancel_scope.cancel()
     return 0

@@ -34,14 +34,17 @@ class BuildResult:
     launchers: tuple[Path, ...]
 
 
-def _launcher(python: str, source: Path, entry: str, plugin_id: str) -> str:
+def _launcher(python: str, source: Path, entry: str, plugin_id: str, dev: bool = False) -> str:
+    # A --dev launcher turns on hot reload (plutono_plugin/_runtime/reload.py); an ini value wins.
+    reload = f"PL_PLUGIN_DEV_RELOAD=${{PL_PLUGIN_DEV_RELOAD:-{shlex.quote(str(source))}}}\n"
     return (
         "#!/bin/sh\n"
         f"# Launcher for the Plutono plugin {plugin_id}, written by `plutono-plugin build`.\n"
         "# Plutono runs it without arguments from its own working directory.\n"
         "PYTHONDONTWRITEBYTECODE=1\n"
         f"PYTHONPATH={shlex.quote(str(source))}${{PYTHONPATH:+:$PYTHONPATH}}\n"
-        "export PYTHONDONTWRITEBYTECODE PYTHONPATH\n"
+        + (reload + "export PL_PLUGIN_DEV_RELOAD\n" if dev else "")
+        + "export PYTHONDONTWRITEBYTECODE PYTHONPATH\n"
         f"exec {shlex.quote(python)} -B -m plutono_plugin run {shlex.quote(entry)}\n"
     )
 
@@ -52,11 +55,13 @@ def build_plugin_dir(
     *,
     entry: str = "plugin:plugin",
     python: str | None = None,
+    dev: bool = False,
 ) -> BuildResult:
     """Write ``output/plugin.json`` (from ``source``) and the launchers.
 
     ``entry`` is ``module:attribute`` of the :class:`~plutono_plugin.Plugin`, importable from
-    ``source``; ``python`` the interpreter to use (default: this one).
+    ``source``; ``python`` the interpreter to use (default: this one). ``dev`` writes launchers
+    that restart the plugin when its source changes (hot reload; never for a release).
 
     Example::
 
@@ -95,7 +100,7 @@ def build_plugin_dir(
     # files every start would compile the framework and the plugin from source (~25 ms).
     for directory in (source, Path(__file__).resolve().parent):
         compileall.compile_dir(directory, quiet=1, workers=1)
-    script = _launcher(interpreter, source, entry, manifest["id"])
+    script = _launcher(interpreter, source, entry, manifest["id"], dev)
     launchers = []
     for platform in PLATFORMS:
         launcher = output / f"{manifest['executable']}_{platform}"

@@ -2,7 +2,9 @@
 
 Every command starts the plugin as Plutono would, does one thing, prints it and stops the
 plugin. ``demo`` is the guided tour: handshake time, health, one query as a table, a few
-metrics, a resource call, the plugin's log lines and the shutdown time.
+metrics, a resource call, the plugin's log lines and the shutdown time. ``dev`` keeps the
+plugin running and restarts it whenever it exits, as Plutono does: with a ``--dev`` build, every
+source change shows up in its output (optionally a query's tables) without a command.
 """
 
 from __future__ import annotations
@@ -13,16 +15,14 @@ import base64
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._time import EPOCH
 from ..errors import PluginError
 from ..host import CallError, HealthReply, LogRecord, PluginHost, QueryReply, ResourceReply
 
 if TYPE_CHECKING:
-    from ..frame import Field, Frame
+    from ..frame import Frame
 
 __all__ = ("format_frame", "run")
 
@@ -37,44 +37,11 @@ _STANDARD_METRICS = (
 _STANDARD_PREFIXES = ("process_", "python_", "go_", "promhttp_")
 
 
-def _cell(field: Field, value: Any) -> str:
-    if value is None:
-        return "null"
-    if field.type == "time":
-        moment = EPOCH + timedelta(microseconds=int(value) // 1000)
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
 def format_frame(frame: Frame, *, head: int = 3, tail: int = 2) -> list[str]:
     """Lines of a small aligned table: field names, types, labels, first and last rows."""
-    rows = frame.rows
-    title = f"frame {frame.name!r}" + (f" (refId {frame.ref_id})" if frame.ref_id else "")
-    lines = [f"{title}: {rows} rows x {len(frame.fields)} fields"]
-    if not frame.fields:
-        return lines
-    shown = list(range(rows)) if rows <= head + tail else [*range(head), *range(rows - tail, rows)]
-    columns: list[list[str]] = []
-    for field in frame.fields:
-        labels = ",".join(f"{k}={v}" for k, v in (field.labels or {}).items())
-        values = field.values
-        cells = [_cell(field, values[index]) for index in shown]
-        if rows > head + tail:
-            cells.insert(head, "…")
-        columns.append([field.name or "(no name)", str(field.type), labels, *cells])
-    widths = [max(len(cell) for cell in column) for column in columns]
-    with_labels = any(column[2] for column in columns)
-    for row in range(len(columns[0])):
-        if row == 2 and not with_labels:
-            continue
-        cells = [column[row].ljust(width) for column, width in zip(columns, widths, strict=True)]
-        lines.append("  " + "  ".join(cells).rstrip())
-        if row == (2 if with_labels else 1):
-            lines.append("  " + "  ".join("-" * width for width in widths))
-    return lines
+    if frame.rows > head + tail:
+        return frame.to_table(max_rows=head + tail).splitlines()
+    return frame.to_table(max_rows=None).splitlines()
 
 
 def _interesting_metrics(text: str, limit: int = 8) -> list[str]:
@@ -192,14 +159,31 @@ def _print_problems(host: PluginHost, stream: Any) -> None:
         print("problems    none")
 
 
+async def _dev(host: PluginHost, args: argparse.Namespace) -> int:
+    print(f"serving {host.manifest.id}; restarted whenever it exits; Ctrl-C stops", flush=True)
+    while True:
+        verb = "started" if host.restarts == 0 else f"restart {host.restarts}:"
+        print(f"{verb} handshake after {host.handshake_seconds * 1000:.0f} ms", flush=True)
+        if args.query:
+            targets, _ = _parse_queries(args.query)
+            try:
+                _print_responses(await host.query(*targets), indent="  ")
+            except CallError as error:
+                print(f"  query failed: {error}")
+            sys.stdout.flush()
+        await host.wait_for_restarts(host.restarts + 1, timeout=None)
+
+
 async def _command(args: argparse.Namespace) -> int:
     on_log: Callable[[LogRecord], None] | None = None
-    if args.logs:
+    if args.logs or args.command == "dev":
 
         def on_log(record: LogRecord) -> None:
             print(f"[plugin] {record}", file=sys.stderr)
 
     settings = dict(item.split("=", 1) for item in args.setting)
+    if args.debug:
+        settings.setdefault("debug", args.debug)  # plutono_plugin/_runtime/debug.py
     async with PluginHost.start(
         args.plugin_dir,
         plugin_settings=settings,
@@ -207,6 +191,7 @@ async def _command(args: argparse.Namespace) -> int:
         secure_json_data=json.loads(args.secure_json_data) if args.secure_json_data else None,
         start_timeout=args.timeout,
         on_log=on_log,
+        restart=args.command == "dev",
     ) as host:
         code = await _run_command(host, args)
     if args.command != "demo":
@@ -217,6 +202,8 @@ async def _command(args: argparse.Namespace) -> int:
 async def _run_command(host: PluginHost, args: argparse.Namespace) -> int:
     if args.command == "demo":
         return await _demo(host)
+    if args.command == "dev":
+        return await _dev(host, args)
     if args.command == "health":
         health = await host.check_health()
         _print_health(health)
@@ -259,6 +246,13 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--json-data", metavar="JSON", help="the datasource's jsonData")
     common.add_argument("--secure-json-data", metavar="JSON", help="decrypted secureJsonData")
     common.add_argument("--logs", action="store_true", help="echo plugin log lines to stderr")
+    common.add_argument(
+        "--debug",
+        nargs="?",
+        const="on",
+        choices=("on", "wait"),
+        help="let a debugger attach (port in the logs); --debug=wait holds the start until then",
+    )
     parser = argparse.ArgumentParser(
         prog="plutono-plugin host",
         description="Run a built plugin directory the way Plutono does and call it.",
@@ -266,6 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("plugin_dir", help="directory holding plugin.json and the executable")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", parents=[common], help="a tour: health, a query, metrics, logs")
+    dev = commands.add_parser("dev", parents=[common], help="serve, restart on exit (hot reload)")
+    dev.add_argument("--query", help="a target to run after every (re)start, shown as tables")
     commands.add_parser("health", parents=[common], help="CheckHealth (exit 1 unless OK)")
     commands.add_parser("metrics", parents=[common], help="CollectMetrics (Prometheus text)")
     query = commands.add_parser("query", parents=[common], help="QueryData, frames as tables")
@@ -288,6 +284,8 @@ def run(argv: Sequence[str]) -> int:
         if getattr(args, "body", None) and args.body.startswith("@"):
             args.body = Path(args.body[1:]).read_text(encoding="utf-8")
         return asyncio.run(_command(args))
+    except KeyboardInterrupt:
+        return 0
     except CallError as error:
         print(f"error: rpc error: code = {error.status} desc = {error.detail}", file=sys.stderr)
         return 1

@@ -48,12 +48,12 @@ def _run(entry: str) -> int:
     exit_process(run_plugin(plugin))
 
 
-def _build(source: str, output: str, entry: str, python: str | None) -> int:
+def _build(source: str, output: str, entry: str, python: str | None, dev: bool = False) -> int:
     from ..errors import ConfigurationError
     from .build import build_plugin_dir
 
     try:
-        result = build_plugin_dir(Path(source), Path(output), entry=entry, python=python)
+        result = build_plugin_dir(Path(source), Path(output), entry=entry, python=python, dev=dev)
     except ConfigurationError as error:
         print(f"plutono-plugin build: {error}", file=sys.stderr)
         return 2
@@ -79,8 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--out", required=True, help="plugin directory to write")
     build.add_argument("--entry", default="plugin:plugin", help="module:attribute of the Plugin")
     build.add_argument("--python", default=None, help="interpreter for the launchers")
+    build.add_argument(
+        "--dev", action="store_true", help="hot reload: restart when the source changes"
+    )
     commands.add_parser("host", help="dev host: plutono-plugin host PLUGIN_DIR COMMAND ...")
     options = parser.parse_args(arguments)
     if options.command == "run":
         return _run(options.entry)
-    return _build(options.source, options.out, options.entry, options.python)
+    return _build(options.source, options.out, options.entry, options.python, options.dev)

@@ -81,6 +81,29 @@ class Frame:
                 return item
         raise KeyError(name)
 
+    def to_table(self, max_rows: int | None = 5) -> str:
+        """The frame as an aligned text table, like the Go SDK's ``StringTable``.
+
+        ``max_rows`` rows at most (the first and the last ones); ``None`` shows all. ``str()``
+        of a frame is this table.
+
+        Example::
+
+            print(Frame("cpu", [Field("value", [0.5, 0.25])]).to_table())
+            # frame 'cpu': 2 rows x 1 fields
+            #   value
+            #   float64
+            #   -------
+            #   0.5
+            #   0.25
+        """
+        from ._table import table_lines
+
+        return "\n".join(table_lines(self, max_rows))
+
+    def __str__(self) -> str:
+        return self.to_table()
+
     def validate(self) -> None:
         """Check cheaply that the frame can be encoded: equal lengths and typed parts."""
         for item in self.fields:
