@@ -27,6 +27,7 @@ from .handshake import Listener, open_listener, write_handshake
 from .services import assemble
 from .stdio import StdioHub, StdoutCapture
 from .tracker import CallTracker
+from .transport import PluginGrpcServer
 
 if TYPE_CHECKING:
     from ..plugin import Plugin
@@ -105,7 +106,7 @@ class PluginServer:
         )
         try:
             self.listener = open_listener(self._environ, self.plugin.network)
-            self._server = grpclib.server.Server(served.services, codec=served.codec)
+            self._server = PluginGrpcServer(served.services, codec=served.codec)
             # The server is serving before the handshake line is written (contract 1.5).
             await self._server.start(sock=self.listener.sock)
         except BaseException:

@@ -20,7 +20,9 @@ class DataService(Core):
 
     async def query_data(self, stream: Stream) -> None:
         """Answer every refId; per-query failures go into that refId's ``error`` (contract 5.4)."""
-        request = await receive(stream, pluginv2.QueryDataRequest)
+        request = await receive(
+            stream, pluginv2.QueryDataRequest, self.plugin.max_receive_message_size
+        )
         async with self.tracker.call("queryData"):
             queries = [query_from_proto(query) for query in request.queries]
             try:
