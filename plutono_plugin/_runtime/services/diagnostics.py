@@ -24,10 +24,12 @@ class DiagnosticsService(Core):
         request = await receive(
             stream, pluginv2.CheckHealthRequest, self.plugin.max_receive_message_size
         )
-        async with self.tracker.call("checkHealth"):
+        async with self.tracker.call("checkHealth", request.plugin_context):
             try:
                 async with self.context(request.plugin_context, {}) as context:
-                    result = await run_health_check(self.plugin.health_check, context)
+                    result = await run_health_check(
+                        self.plugin.health_check, context, self.plugin.workers
+                    )
                 status, message, details = result.status, result.message, result.json_details
             except InstanceError as error:
                 status, message, details = HealthStatus.ERROR, error.message, b""

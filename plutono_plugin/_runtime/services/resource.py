@@ -24,7 +24,7 @@ class ResourceService(Core):
         request = await receive(
             stream, pluginv2.CallResourceRequest, self.plugin.max_receive_message_size
         )
-        async with self.tracker.call("callResource"):
+        async with self.tracker.call("callResource", request.plugin_context):
             headers = Headers(
                 [(k, v) for k, values in request.headers.items() for v in values.values]
             )
