@@ -108,9 +108,9 @@ def bind_handler(
     name = getattr(handler, "__qualname__", repr(handler))
     where = f"{kind} handler {name}"
     is_async = _is_coroutine_function(handler)
-    if check_async and not is_async:
-        if inspect.isasyncgenfunction(handler) or not allow_sync:
-            raise TypeError(f"{where} must be an 'async def' (or a plain 'def') function")
+    refused = inspect.isasyncgenfunction(handler) or not allow_sync
+    if check_async and not is_async and refused:
+        raise TypeError(f"{where} must be an 'async def' (or a plain 'def') function")
     hints = _resolve_hints(handler, where)
     slots: dict[str, Slot] = {}
     annotations: dict[str, Any] = {}
@@ -165,8 +165,8 @@ def bind_handler(
 def _is_coroutine_function(handler: Callable[..., Any]) -> bool:
     if inspect.iscoroutinefunction(handler):
         return True
-    call = getattr(type(handler), "__call__", None)  # a callable object: judged by __call__
-    return not inspect.isroutine(handler) and inspect.iscoroutinefunction(call)
+    # a callable object is judged by its __call__
+    return not inspect.isroutine(handler) and inspect.iscoroutinefunction(type(handler).__call__)
 
 
 def _is_input(annotation: object, input_types: tuple[object, ...]) -> bool:

@@ -141,7 +141,7 @@ async def run_health_check(
         return HealthResult(result)
     if isinstance(result, HealthResult):
         return result
-    _log.error(  # type: ignore[unreachable]  # what a handler returns despite its annotation
+    _log.error(  # what a handler returns despite its annotation
         "health check returned %s, expected a HealthResult", type(result).__name__
     )
     return HealthResult.error(

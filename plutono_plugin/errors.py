@@ -39,7 +39,7 @@ def text_of(value: object) -> str:
     else:
         try:
             text = str(value)
-        except BaseException as error:  # noqa: BLE001 - whatever a broken __str__ raises
+        except BaseException as error:  # whatever a broken __str__ raises
             text = f"<unprintable {type(value).__name__}: {type(error).__name__}>"
     return text.encode("utf-8", errors="replace").decode("utf-8")
 

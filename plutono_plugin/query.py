@@ -118,6 +118,8 @@ class Query:
             value = json.loads(self.raw_json)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise QueryError(f"query JSON is not valid: {error}", ref_id=self.ref_id) from None
+        except RecursionError:
+            raise QueryError("query JSON is nested too deeply", ref_id=self.ref_id) from None
         if not isinstance(value, dict):
             raise QueryError(
                 f"query JSON must be an object, got {type(value).__name__}", ref_id=self.ref_id
@@ -349,7 +351,9 @@ class QueryRouter:
         _metrics.QUERIES.labels(route.label, outcome).inc()
         _metrics.QUERY_DURATION.labels(route.label).observe(time.perf_counter() - started)
 
-    async def _answer(self, route: QueryRoute, query: Query, context: RequestContext) -> QueryResponse:
+    async def _answer(
+        self, route: QueryRoute, query: Query, context: RequestContext
+    ) -> QueryResponse:
         try:
             async with self._slot():
                 model = None
@@ -476,5 +480,3 @@ def encode_response(
             "(max_query_response_size): ask for less data (a shorter time range, fewer series)"
         )
     return encoded, "; ".join(errors)
-
-
