@@ -52,6 +52,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 import anyio
 
 from ._binding import bind_handler
+from ._calls import is_cancellation
 from .context import AppSettings, DataSourceSettings, PluginContext
 from .errors import InstanceError
 
@@ -344,7 +345,9 @@ class InstanceManager(Generic[T]):
                 function = cast(Callable[..., Awaitable[T]], self.factory)
                 instance = await function(target.settings)
                 close = lambda: _close_object(instance)  # noqa: E731
-        except Exception as error:
+        except BaseException as error:  # SystemExit too: this call's error, retried next time
+            if is_cancellation(error):
+                raise
             self.failed += 1
             raise InstanceError(
                 f"cannot create the instance for {target.description}: "

@@ -118,5 +118,14 @@ async def receive_limited(
     if len(body) != length:
         raise GRPCError(Status.INVALID_ARGUMENT, "the request ended inside a message")
     codec: CodecBase = stream._codec
-    message: T = codec.decode(body, message_type)
+    try:
+        message: T = codec.decode(body, message_type)
+    except GRPCError:
+        raise
+    except Exception as error:  # whatever the protobuf decoder raises
+        raise GRPCError(
+            Status.INVALID_ARGUMENT,
+            f"the request is not a valid {message_type.__name__} message: "
+            f"{type(error).__name__}: {error}",
+        ) from None
     return message
