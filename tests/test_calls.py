@@ -65,7 +65,7 @@ async def test_sync_handlers_run_in_worker_threads_without_blocking_the_loop() -
                 health_began = time.monotonic()
                 assert (await client.check_health()).message == "from a thread"
                 assert time.monotonic() - health_began < 0.15
-        assert time.monotonic() - began < 0.6  # in parallel, not 4 × 0.2 s
+        assert time.monotonic() - began < 0.6  # in parallel, not 4 x 0.2 s
         assert threading.main_thread().ident not in threads and len(threads) >= 2
 
 

@@ -42,7 +42,7 @@ async def slow(query: Query, model: Slow) -> Frame:
 
 @plugin.query("block_loop")
 async def block_loop(query: Query) -> Frame:
-    time.sleep(0.8)  # the mistake the watchdog names
+    time.sleep(0.8)  # noqa: ASYNC251 - the mistake the watchdog names
     return frame()
 
 
