@@ -90,8 +90,12 @@ class HealthResult:
         return json.dumps(self.details, separators=(",", ":")).encode()
 
 
-HealthCheckHandler: TypeAlias = Callable[..., Awaitable[HealthResult | HealthStatus | None]]
-"""``async def check(context: RequestContext) -> HealthResult | HealthStatus | None``."""
+HealthCheckHandler: TypeAlias = (
+    Callable[..., Awaitable[HealthResult | HealthStatus | None]]
+    | Callable[..., HealthResult | HealthStatus | None]
+)
+"""``async def check(context: RequestContext) -> HealthResult | HealthStatus | None`` (or a
+plain ``def``, run in a worker thread)."""
 
 
 @dataclass(frozen=True, slots=True)

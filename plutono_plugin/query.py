@@ -148,8 +148,9 @@ class QueryResponse:
 QueryResult: TypeAlias = Frame | Sequence[Frame] | QueryResponse | None
 """What a query handler may return."""
 
-QueryHandler: TypeAlias = Callable[..., Awaitable[Any]]
-"""An ``async def`` taking any of ``Query``, a model, ``RequestContext`` (see module docs)."""
+QueryHandler: TypeAlias = Callable[..., Awaitable[Any]] | Callable[..., Any]
+"""An ``async def`` (or a plain ``def``, run in a worker thread) taking any of ``Query``, a
+model, ``RequestContext`` (see module docs)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,12 +102,21 @@ def _rotations(names: Sequence[str], rep: int) -> list[str]:
     return list(names[shift:]) + list(names[:shift])
 
 
+def _status_mb(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {key} for pid {pid}")
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of ``pid`` in MiB (``VmRSS`` of ``/proc/<pid>/status``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    return _status_mb(pid, "VmRSS")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size of ``pid`` in MiB (``VmHWM``)."""
+    return _status_mb(pid, "VmHWM")
 
 
 def _checked(reply: dict[str, Any], what: str) -> dict[str, Any]:
@@ -249,14 +258,6 @@ GIVEUP_MIXES: dict[str, list[str]] = {
     "mixed": ["ok", "cancel", "deadline", "resource_cancel"],
 }
 """Loads of calls the host gives up on (``bench_query`` ``mix``), by metric name."""
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident set size of ``pid`` in MiB (``VmHWM``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
 def measure_giveups(bench: Bench) -> None:

@@ -15,21 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.bench.runner import rss_mb
+from tests.bench.runner import peak_rss_mb, rss_mb
 from tests.interop.gohost import GoHost, Query
 from tests.interop.test_runtime import plugin_records
 
 ROBUST_ID = "plutono-robust-test-datasource"
 GRACE_S = 1.5  # Plugin()'s default shutdown_grace
 SLOW: list[Query] = [{"ref_id": "A", "query_type": "slow", "json": {"durationMs": 40}}]
-
-
-def peak_rss_mb(pid: int) -> float:
-    """``VmHWM``: the most the process was ever resident."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
 def load(host: GoHost, mix: list[str], count: int) -> dict[str, Any]:
