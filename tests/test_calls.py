@@ -136,3 +136,19 @@ def test_configuration_errors_name_the_setting() -> None:
         Plugin(instance_idle_timeout=float("inf"))
     with pytest.raises(ValueError, match="worker thread limit"):
         Plugin(max_sync_handlers=0)
+
+
+def test_credential_like_headers_are_redacted_in_reprs() -> None:
+    from plutono_plugin import Headers
+
+    secret = "eyJhbGciOi.secret.token"
+    sent = {
+        "X-Id-Token": secret,
+        "X-Api-Key": secret,
+        "X-Auth-Request-Access-Token": secret,
+        "Authorization": f"Bearer {secret}",
+        "Accept": "application/json",
+    }
+    context = RequestContext(headers=sent)
+    for shown in (repr(context), repr(Headers(sent))):
+        assert secret not in shown and "application/json" in shown
