@@ -19,6 +19,8 @@ unannotated                              by position: the input first, the conte
 =======================================  ===================================================
 
 Everything is checked when the route is added, so a mistake fails at import time, not per call.
+Handlers may be ``async def`` functions or plain ``def`` functions; a plain one runs in a worker
+thread (:mod:`plutono_plugin._calls`), so a blocking library call never freezes the event loop.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Binding:
     slots: Mapping[str, Slot]
     model: type[Any] | None
     annotations: Mapping[str, Any]
+    is_async: bool = True
+    """False for a plain ``def`` handler, which runs in a worker thread."""
 
     def parameter(self, slot: Slot) -> str | None:
         """The name of the (first) parameter bound to ``slot``, if any."""
@@ -88,6 +92,7 @@ def bind_handler(
     path_params: Collection[str] = (),
     allow_context: bool = True,
     check_async: bool = True,
+    allow_sync: bool = True,
 ) -> Binding:
     """Check ``handler`` and work out its :class:`Binding`; ``TypeError`` names any problem.
 
@@ -102,8 +107,10 @@ def bind_handler(
     """
     name = getattr(handler, "__qualname__", repr(handler))
     where = f"{kind} handler {name}"
-    if check_async and not inspect.iscoroutinefunction(handler):
-        raise TypeError(f"{where} must be an 'async def' function")
+    is_async = _is_coroutine_function(handler)
+    refused = inspect.isasyncgenfunction(handler) or not allow_sync
+    if check_async and not is_async and refused:
+        raise TypeError(f"{where} must be an 'async def' (or a plain 'def') function")
     hints = _resolve_hints(handler, where)
     slots: dict[str, Slot] = {}
     annotations: dict[str, Any] = {}
@@ -151,7 +158,15 @@ def bind_handler(
         slots=types.MappingProxyType(slots),
         model=model,
         annotations=types.MappingProxyType(annotations),
+        is_async=is_async,
     )
+
+
+def _is_coroutine_function(handler: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(handler):
+        return True
+    # a callable object is judged by its __call__
+    return not inspect.isroutine(handler) and inspect.iscoroutinefunction(type(handler).__call__)
 
 
 def _is_input(annotation: object, input_types: tuple[object, ...]) -> bool:

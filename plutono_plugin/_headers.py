@@ -10,13 +10,27 @@ import re
 from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
-__all__ = ("Headers", "HeadersInput", "QueryParams", "canonical_header_name")
+__all__ = ("Headers", "HeadersInput", "QueryParams", "canonical_header_name", "is_secret_header")
 
 HeadersInput = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]]
 """A mapping of names to one value or a list of values, or ``(name, value)`` pairs."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REDACTED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_SECRET_WORDS = re.compile(r"token|secret|passw|api-?key|auth|session|credential|signature", re.I)
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value must not be shown: credentials, cookies, tokens.
+
+    Beyond ``Authorization`` and cookies, any name mentioning a token, secret, password, API
+    key, session or credential (``X-Id-Token``, ``X-Api-Key``, ``X-Auth-Request-Access-Token``).
+
+    Example::
+
+        assert is_secret_header("X-Id-Token") and not is_secret_header("Accept")
+    """
+    return name.lower() in _REDACTED or _SECRET_WORDS.search(name) is not None
 
 
 def canonical_header_name(name: str) -> str:
@@ -163,8 +177,7 @@ class Headers(_MultiMap):
 
     def __repr__(self) -> str:
         shown = {
-            name: ["<redacted>"] if name.lower() in _REDACTED else self.getall(name)
-            for name in self
+            name: ["<redacted>"] if is_secret_header(name) else self.getall(name) for name in self
         }
         return f"Headers({shown!r})"
 

@@ -82,6 +82,8 @@ class ResourceRequest:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ResourceError(f"request body is not valid JSON: {error}", status=400) from None
+        except RecursionError:
+            raise ResourceError("request body JSON is nested too deeply", status=400) from None
 
 
 class ResourceResponse:

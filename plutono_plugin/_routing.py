@@ -20,8 +20,9 @@ from ._resource_types import ResourceRequest
 
 __all__ = ("Converter", "Mount", "ResourceHandler", "ResourceRoute")
 
-ResourceHandler = Callable[..., Awaitable[Any]]
-"""An ``async def`` taking any of the request, path parameters, the context, ``instance``."""
+ResourceHandler = Callable[..., Awaitable[Any]] | Callable[..., Any]
+"""An ``async def`` (or a plain ``def``, run in a worker thread) taking any of the request, path
+parameters, the context, ``instance``."""
 
 
 class Converter(NamedTuple):

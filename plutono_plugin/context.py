@@ -20,6 +20,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+from ._headers import is_secret_header
 from .errors import ConfigurationError
 from .settings import Settings
 
@@ -31,9 +32,6 @@ __all__ = (
     "Secrets",
     "User",
 )
-
-
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class Secrets(Mapping[str, str]):
@@ -82,6 +80,8 @@ def _parse_json_data(raw: bytes, owner: str) -> dict[str, Any]:
         value = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ConfigurationError(f"{owner}: jsonData is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ConfigurationError(f"{owner}: jsonData is nested too deeply") from None
     if not isinstance(value, dict):
         raise ConfigurationError(
             f"{owner}: jsonData must be a JSON object, got {type(value).__name__}"
@@ -168,7 +168,7 @@ class RequestContext:
     def __repr__(self) -> str:
         # Headers may carry the user's OAuth token (oauthPassThru, contract 2.4.1).
         headers = {
-            name: "<redacted>" if name.lower() in _SECRET_HEADERS else value
+            name: "<redacted>" if is_secret_header(name) else value
             for name, value in self.headers.items()
         }
         return (

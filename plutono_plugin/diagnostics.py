@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from ._binding import Binding, bind_handler
+from ._calls import WorkerThreads, invoke, is_cancellation
 from .context import RequestContext
 from .errors import describe_exception
 
@@ -89,8 +90,12 @@ class HealthResult:
         return json.dumps(self.details, separators=(",", ":")).encode()
 
 
-HealthCheckHandler: TypeAlias = Callable[..., Awaitable[HealthResult | HealthStatus | None]]
-"""``async def check(context: RequestContext) -> HealthResult | HealthStatus | None``."""
+HealthCheckHandler: TypeAlias = (
+    Callable[..., Awaitable[HealthResult | HealthStatus | None]]
+    | Callable[..., HealthResult | HealthStatus | None]
+)
+"""``async def check(context: RequestContext) -> HealthResult | HealthStatus | None`` (or a
+plain ``def``, run in a worker thread)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +115,28 @@ class HealthCheck:
         object.__setattr__(self, "binding", binding)
 
 
-async def run_health_check(check: HealthCheck | None, context: RequestContext) -> HealthResult:
-    """Run the plugin's health check; the default is OK, an exception is ERROR with its message."""
+async def run_health_check(
+    check: HealthCheck | None, context: RequestContext, workers: WorkerThreads | None = None
+) -> HealthResult:
+    """Run the plugin's health check; the default is OK, an exception is ERROR with its message.
+
+    A plain ``def`` check runs in one of ``workers``' threads.
+    """
     if check is None:
         return HealthResult.ok("plugin is running")
     handler = check.handler
     binding = check.binding
     try:
-        result = await handler(**binding.arguments(None, context, None))
-    except Exception as error:
+        result = await invoke(
+            handler,
+            binding.arguments(None, context, None),
+            is_async=binding.is_async,
+            workers=workers or WorkerThreads(),
+            description=f"health check {getattr(handler, '__qualname__', handler)!r}",
+        )
+    except BaseException as error:  # SystemExit too: ERROR, the process serves on
+        if is_cancellation(error):
+            raise
         _log.error("health check raised", exc_info=error)
         return HealthResult.error(describe_exception(error))
     if result is None:
@@ -127,7 +145,7 @@ async def run_health_check(check: HealthCheck | None, context: RequestContext) -
         return HealthResult(result)
     if isinstance(result, HealthResult):
         return result
-    _log.error(  # type: ignore[unreachable]  # what a handler returns despite its annotation
+    _log.error(  # what a handler returns despite its annotation
         "health check returned %s, expected a HealthResult", type(result).__name__
     )
     return HealthResult.error(

@@ -29,10 +29,26 @@ __all__ = (
 )
 
 
+def text_of(value: object) -> str:
+    """``str(value)`` that never raises and is always valid UTF-8 (protobuf strings must be).
+
+    A broken ``__str__`` or a lone surrogate must not turn one failure into a failed request.
+    """
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except BaseException as error:  # whatever a broken __str__ raises
+            text = f"<unprintable {type(value).__name__}: {type(error).__name__}>"
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
 class PluginError(Exception):
     """Base of every error plutono-plugin raises on purpose."""
 
     def __init__(self, message: str) -> None:
+        message = text_of(message)  # QueryError(12345) is a message too
         super().__init__(message)
         self.message = message
 
@@ -120,6 +136,6 @@ def describe_exception(error: BaseException) -> str:
     other exception shows its type too (``KeyError: 'x'``), since its message alone may say little.
     """
     if isinstance(error, PluginError):
-        return error.message
-    text = str(error)
+        return text_of(error.message)
+    text = text_of(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__

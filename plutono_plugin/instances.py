@@ -12,6 +12,11 @@ handler as ``ctx.instance``. The lifecycle mirrors the Go SDK's ``instancemgmt``
 * **Disposal.** A replaced instance is disposed only after the last call using it has finished;
   :meth:`InstanceManager.aclose` disposes everything at shutdown. Disposal runs in its own task,
   never delays or fails a request, and its errors are logged to ``plutono_plugin.instances``.
+* **Idle eviction.** An instance no call has used for ``idle_timeout`` seconds (default one
+  hour, ``Plugin(instance_idle_timeout=...)``) is disposed, so instances of deleted or
+  forgotten datasources do not live as long as the process; the next call builds a new one.
+  SDK v0.88's manager keeps instances forever; later SDKs offer a TTL manager (one hour since
+  creation) — idle time is the better signal, since a busy instance is never torn down.
 * **Exactly once.** A per-key lock makes concurrent first calls share one creation.
 * **Failures.** A factory exception becomes that call's
   :class:`~plutono_plugin.errors.InstanceError` (chained from the original); nothing is cached,
@@ -36,6 +41,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import time
 import types
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,6 +52,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 import anyio
 
 from ._binding import bind_handler
+from ._calls import is_cancellation
 from .context import AppSettings, DataSourceSettings, PluginContext
 from .errors import InstanceError
 
@@ -93,6 +100,7 @@ class _Entry(Generic[T]):
     description: str
     users: int = 0
     retired: bool = False
+    last_used: float = field(default_factory=time.monotonic)
     disposal: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -153,7 +161,13 @@ class InstanceManager(Generic[T]):
     failures; :attr:`live` is the number of instances not yet disposed.
     """
 
-    def __init__(self, factory: InstanceFactory[T], *, dispose_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        factory: InstanceFactory[T],
+        *,
+        dispose_timeout: float = 10.0,
+        idle_timeout: float | None = 3600.0,
+    ) -> None:
         name = _function_name(factory)
         if not callable(factory):
             raise TypeError(f"instance factory {name} is not callable")
@@ -170,6 +184,8 @@ class InstanceManager(Generic[T]):
         self.factory = factory
         self.name = name
         self.dispose_timeout = dispose_timeout
+        self.idle_timeout = idle_timeout
+        self._sweeper: asyncio.Task[None] | None = None
         self._kinds = _accepted_kinds(factory, name)
         self._current: dict[_Key, _Entry[T]] = {}
         self._retired: set[_Entry[T]] = set()
@@ -209,6 +225,7 @@ class InstanceManager(Generic[T]):
         try:
             yield entry.instance
         finally:
+            entry.last_used = time.monotonic()
             entry.users -= 1
             if entry.retired and entry.users == 0:
                 self._schedule_disposal(entry)
@@ -220,6 +237,10 @@ class InstanceManager(Generic[T]):
         cancelled. Later :meth:`acquire` calls raise :class:`InstanceError`.
         """
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         entries = [*self._current.values(), *self._retired]
         self._current.clear()
         self._retired.clear()
@@ -261,12 +282,33 @@ class InstanceManager(Generic[T]):
             datasource_id=target.datasource_id,
         )
 
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None and self.idle_timeout is not None:
+            self._sweeper = asyncio.get_running_loop().create_task(
+                self._sweep(self.idle_timeout), name=f"evict idle instances of {self.name}"
+            )
+
+    async def _sweep(self, idle_timeout: float) -> None:
+        """Dispose instances unused for ``idle_timeout`` seconds, checking twice per period."""
+        while not self._closed:
+            await anyio.sleep(min(idle_timeout / 2, 60.0))
+            now = time.monotonic()
+            for key, entry in list(self._current.items()):
+                if entry.users == 0 and now - entry.last_used >= idle_timeout:
+                    del self._current[key]
+                    self._locks.pop(key, None)
+                    entry.retired = True
+                    logger.debug("disposing the idle instance of %s", entry.description)
+                    self._schedule_disposal(entry)
+
     async def _checkout(self, target: _Target) -> _Entry[T]:
         if self._closed:
             raise self._closed_error(target)
+        self._start_sweeper()
         entry = self._current.get(target.key)
         if entry is not None and entry.version == target.version:
             entry.users += 1
+            entry.last_used = time.monotonic()
             return entry
         lock = self._locks.setdefault(target.key, anyio.Lock())
         async with lock:
@@ -303,7 +345,9 @@ class InstanceManager(Generic[T]):
                 function = cast(Callable[..., Awaitable[T]], self.factory)
                 instance = await function(target.settings)
                 close = lambda: _close_object(instance)  # noqa: E731
-        except Exception as error:
+        except BaseException as error:  # SystemExit too: this call's error, retried next time
+            if is_cancellation(error):
+                raise
             self.failed += 1
             raise InstanceError(
                 f"cannot create the instance for {target.description}: "

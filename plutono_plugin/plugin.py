@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from ._asgi import ASGIApp
+from ._calls import WorkerThreads
 from .diagnostics import HealthCheck
 from .instances import InstanceManager
 from .query import QueryHandler, QueryRoute, QueryRouter
@@ -58,6 +59,15 @@ class Plugin:
             plugin to stop, before they are cancelled (default 1.5; the host kills after 2 s).
         max_receive_message_size: largest request accepted, in bytes (default 16 MiB, like the
             Go SDK, contract 5.2); responses are unlimited.
+        max_query_response_size: largest encoded answer of one refId, in bytes (default
+            64 MiB); above it that refId gets an error naming both sizes, the others answer.
+            ``None``: unlimited (the host accepts 2 GiB, contract 1.9).
+        max_sync_handlers: plain ``def`` handlers running at once in worker threads
+            (default 16).
+        loop_stall_warning: seconds the event loop may be blocked before a warning names the
+            running handler and its stack (default 0.5; ``None`` turns the watchdog off).
+        instance_idle_timeout: seconds an instance may go unused before it is disposed
+            (default 3600, like the Go SDK's TTL instance manager; ``None``: kept forever).
         network: ``auto`` (unix socket, TCP fallback), ``unix`` or ``tcp`` (contract 1.5).
         lifespan: an ``@asynccontextmanager`` function taking the plugin (or use
             :meth:`lifespan` as a decorator).
@@ -75,6 +85,10 @@ class Plugin:
         max_concurrent_queries: int = 10,
         shutdown_grace: float = 1.5,
         max_receive_message_size: int = 16 * MIB,
+        max_query_response_size: int | None = 64 * MIB,
+        max_sync_handlers: int = 16,
+        loop_stall_warning: float | None = 0.5,
+        instance_idle_timeout: float | None = 3600.0,
         network: str = "auto",
         lifespan: Lifespan | None = None,
         query_routes: Sequence[QueryRoute] = (),
@@ -87,11 +101,23 @@ class Plugin:
             )
         if max_receive_message_size < 1:
             raise ValueError("max_receive_message_size must be positive")
+        if max_query_response_size is not None and max_query_response_size < 1:
+            raise ValueError("max_query_response_size must be positive (or None)")
+        for name, seconds in (
+            ("loop_stall_warning", loop_stall_warning),
+            ("instance_idle_timeout", instance_idle_timeout),
+        ):
+            if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
+                raise ValueError(f"{name} must be a positive number of seconds (or None)")
         if network not in ("auto", "unix", "tcp"):
             raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
-        self.queries = QueryRouter(query_routes, max_concurrency=max_concurrent_queries)
+        self.workers = WorkerThreads(max_sync_handlers)
+        """The worker threads plain ``def`` handlers run in."""
+        self.queries = QueryRouter(
+            query_routes, max_concurrency=max_concurrent_queries, workers=self.workers
+        )
         """The query router (``@plugin.query`` adds to it)."""
-        self.resources = ResourceRouter(resource_routes)
+        self.resources = ResourceRouter(resource_routes, workers=self.workers)
         """The resource router (``@plugin.resource`` and :meth:`mount_asgi` add to it)."""
         self.health_check: HealthCheck | None = None
         """The ``@plugin.check_health`` handler, if any (default: always OK)."""
@@ -99,6 +125,9 @@ class Plugin:
         """The per-datasource instance manager, if ``@plugin.instance`` registered a factory."""
         self.shutdown_grace = shutdown_grace
         self.max_receive_message_size = max_receive_message_size
+        self.max_query_response_size = max_query_response_size
+        self.loop_stall_warning = loop_stall_warning
+        self.instance_idle_timeout = instance_idle_timeout
         self.network = network
         self._lifespan: Lifespan | None = None
         if lifespan is not None:
@@ -171,7 +200,7 @@ class Plugin:
         """
         if self.instances is not None:
             raise ValueError("an instance factory is already registered")
-        self.instances = InstanceManager(factory)
+        self.instances = InstanceManager(factory, idle_timeout=self.instance_idle_timeout)
         return factory
 
     def lifespan(self, function: Lifespan) -> Lifespan:
@@ -197,7 +226,11 @@ class Plugin:
             # Served before (e.g. one module-level plugin in several in-memory test clients):
             # start with a fresh manager, a closed one refuses every call.
             closed = self.instances
-            self.instances = InstanceManager(closed.factory, dispose_timeout=closed.dispose_timeout)
+            self.instances = InstanceManager(
+                closed.factory,
+                dispose_timeout=closed.dispose_timeout,
+                idle_timeout=closed.idle_timeout,
+            )
         try:
             if self._lifespan is None:
                 yield

@@ -36,10 +36,11 @@ import anyio
 
 from . import _metrics
 from ._binding import Binding, bind_handler
+from ._calls import WorkerThreads, invoke, is_cancellation, log_fields
 from ._model import ModelError, decode_model
 from ._time import EPOCH
 from .context import RequestContext
-from .errors import FrameError, QueryError, describe_exception
+from .errors import FrameError, QueryError, describe_exception, text_of
 from .frame import Frame
 
 __all__ = (
@@ -53,6 +54,10 @@ __all__ = (
 )
 
 _log = logging.getLogger("plutono_plugin.query")
+
+UNREGISTERED_LABEL = "<unregistered>"
+"""The one ``query_type`` metric label for every type without a route (a client may send any
+string: labels of its choosing would grow the metrics payload without bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,8 @@ class Query:
             value = json.loads(self.raw_json)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise QueryError(f"query JSON is not valid: {error}", ref_id=self.ref_id) from None
+        except RecursionError:
+            raise QueryError("query JSON is nested too deeply", ref_id=self.ref_id) from None
         if not isinstance(value, dict):
             raise QueryError(
                 f"query JSON must be an object, got {type(value).__name__}", ref_id=self.ref_id
@@ -141,9 +148,10 @@ class QueryResponse:
 QueryResult: TypeAlias = Frame | Sequence[Frame] | QueryResponse | None
 """What a query handler may return."""
 
-QueryHandler: TypeAlias = Callable[..., Awaitable[Any]]
+QueryHandler: TypeAlias = Callable[..., Awaitable[Any]] | Callable[..., Any]
+"""An ``async def`` (or a plain ``def``, run in a worker thread) taking any of ``Query``, a
+model, ``RequestContext`` (see module docs)."""
 H = TypeVar("H", bound=Callable[..., Any])
-"""An ``async def`` taking any of ``Query``, a model, ``RequestContext`` (see module docs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +223,16 @@ class QueryRouter:
         responses = await router.dispatch(queries, RequestContext())
     """
 
-    def __init__(self, routes: Sequence[QueryRoute] = (), *, max_concurrency: int = 10) -> None:
+    def __init__(
+        self,
+        routes: Sequence[QueryRoute] = (),
+        *,
+        max_concurrency: int = 10,
+        workers: WorkerThreads | None = None,
+    ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        self.workers = workers or WorkerThreads()
         self._routes: dict[str | None, QueryRoute] = {}
         self._max_concurrency = max_concurrency
         self._limiter: anyio.CapacityLimiter | None = None
@@ -314,7 +329,7 @@ class QueryRouter:
                     results[query.ref_id] = QueryResponse.failure(
                         f"no handler for query type '{query.query_type}'"
                     )
-                    _metrics.QUERIES.labels(query.query_type, "error").inc()
+                    _metrics.QUERIES.labels(UNREGISTERED_LABEL, "error").inc()
                 elif route.batch:
                     batches.setdefault(route.query_type, []).append(query)
                 else:
@@ -331,6 +346,16 @@ class QueryRouter:
         results: dict[str, QueryResponse],
     ) -> None:
         started = time.perf_counter()
+        with log_fields(refId=query.ref_id, queryType=query.query_type):
+            response = await self._answer(route, query, context)
+        results[query.ref_id] = response
+        outcome = "error" if response.error else "ok"
+        _metrics.QUERIES.labels(route.label, outcome).inc()
+        _metrics.QUERY_DURATION.labels(route.label).observe(time.perf_counter() - started)
+
+    async def _answer(
+        self, route: QueryRoute, query: Query, context: RequestContext
+    ) -> QueryResponse:
         try:
             async with self._slot():
                 model = None
@@ -341,23 +366,28 @@ class QueryRouter:
                         raise QueryError(f"invalid query: {error}", ref_id=query.ref_id) from None
                 arguments = route.binding.arguments(query, context, model)
                 if route.timeout is None:  # a cancel scope costs as much as the limiter
-                    result = await route.handler(**arguments)
+                    result = await self._call(route, arguments, query.ref_id)
                 else:
                     with anyio.fail_after(route.timeout):
-                        result = await route.handler(**arguments)
-            response = _as_response(result, query.ref_id)
+                        result = await self._call(route, arguments, query.ref_id)
+            return _as_response(result, query.ref_id)
         except TimeoutError as error:
-            response = (
-                QueryResponse.failure(f"query timed out after {route.timeout:g} s")
-                if route.timeout
-                else self._failed(route, query.ref_id, error)
-            )
-        except Exception as error:
-            response = self._failed(route, query.ref_id, error)
-        results[query.ref_id] = response
-        outcome = "error" if response.error else "ok"
-        _metrics.QUERIES.labels(route.label, outcome).inc()
-        _metrics.QUERY_DURATION.labels(route.label).observe(time.perf_counter() - started)
+            if route.timeout:
+                return QueryResponse.failure(f"query timed out after {route.timeout:g} s")
+            return self._failed(route, query.ref_id, error)
+        except BaseException as error:  # SystemExit, KeyboardInterrupt...: this refId's error
+            if is_cancellation(error):
+                raise
+            return self._failed(route, query.ref_id, error)
+
+    async def _call(self, route: QueryRoute, arguments: dict[str, Any], ref_ids: str) -> Any:
+        return await invoke(
+            route.handler,
+            arguments,
+            is_async=route.binding.is_async,
+            workers=self.workers,
+            description=f"query handler {route.label} (refId {ref_ids})",
+        )
 
     async def _run_batch(
         self,
@@ -369,21 +399,25 @@ class QueryRouter:
         started = time.perf_counter()
         answers: Mapping[str, object] = {}
         failure: str | None = None
+        ref_ids = ",".join(q.ref_id for q in queries)
         try:
-            async with self._slot():
-                arguments = route.binding.arguments(queries, context, None)
-                with anyio.fail_after(route.timeout):
-                    answers = await route.handler(**arguments)
+            with log_fields(refId=ref_ids, queryType=queries[0].query_type):
+                async with self._slot():
+                    arguments = route.binding.arguments(queries, context, None)
+                    with anyio.fail_after(route.timeout):
+                        answers = await self._call(route, arguments, ref_ids)
             if not isinstance(answers, Mapping):
                 raise QueryError(
                     f"batch handler returned {type(answers).__name__}; expected a mapping "
                     "refId -> result"
                 )
-        except Exception as error:
+        except BaseException as error:
+            if is_cancellation(error):
+                raise
             if isinstance(error, TimeoutError) and route.timeout:
                 failure = f"query timed out after {route.timeout:g} s"
             else:
-                failure = self._failed(route, ",".join(q.ref_id for q in queries), error).error
+                failure = self._failed(route, ref_ids, error).error
         for query in queries:
             if failure is not None:
                 response = QueryResponse.failure(failure)
@@ -401,7 +435,7 @@ class QueryRouter:
         _metrics.QUERY_DURATION.labels(route.label).observe(time.perf_counter() - started)
 
     @staticmethod
-    def _failed(route: QueryRoute, ref_id: str, error: Exception) -> QueryResponse:
+    def _failed(route: QueryRoute, ref_id: str, error: BaseException) -> QueryResponse:
         if isinstance(error, QueryError):
             _log.info("query %s failed: %s", ref_id, error.message, extra={"refId": ref_id})
         else:
@@ -415,16 +449,36 @@ class QueryRouter:
         return QueryResponse.failure(describe_exception(error))
 
 
-def encode_response(response: QueryResponse) -> tuple[list[bytes], str]:
+def encode_response(
+    response: QueryResponse, *, max_size: int | None = None
+) -> tuple[list[bytes], str]:
     """Encode a response's frames; a frame that cannot be encoded becomes the error.
 
-    Frames that encode are kept: Plutono shows them beside the error (contract 2.4.1).
+    Frames that encode are kept: Plutono shows them beside the error (contract 2.4.1). Above
+    ``max_size`` bytes of frames in all, the frames are dropped and the error names both sizes.
+    The error text is always valid UTF-8 (protobuf strings must be).
     """
     encoded: list[bytes] = []
-    errors: list[str] = [response.error] if response.error else []
+    errors: list[str] = [text_of(response.error)] if response.error else []
     for frame in response.frames:
         try:
             encoded.append(frame.encode())
         except FrameError as error:
-            errors.append(f"cannot encode frame: {error}")
+            errors.append(f"cannot encode frame: {text_of(error.message)}")
+        except Exception as error:  # e.g. a lone surrogate in a string column
+            _log.error("encoding a frame failed", exc_info=error)
+            errors.append(f"cannot encode frame: {text_of(describe_exception(error))}")
+    size = sum(map(len, encoded))
+    if max_size is not None and size > max_size:
+        _log.warning(
+            "query response of %d bytes exceeds the limit of %d bytes; sent as an error",
+            size,
+            max_size,
+            extra={"response_bytes": size, "limit_bytes": max_size},
+        )
+        encoded = []
+        errors.append(
+            f"response of {size} bytes exceeds the plugin's limit of {max_size} bytes "
+            "(max_query_response_size): ask for less data (a shorter time range, fewer series)"
+        )
     return encoded, "; ".join(errors)

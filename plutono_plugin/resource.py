@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -27,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ._asgi import ASGIApp, AsgiFailure, call_asgi
+from ._calls import WorkerThreads, invoke, is_cancellation
 from ._headers import Headers, QueryParams, canonical_header_name
 from ._resource_types import ResourceRequest, ResourceResponse
 from ._routing import Mount, ResourceHandler, ResourceRoute
@@ -53,6 +55,7 @@ ASGI_CONTEXT_KEY = "plutono_plugin.context"
 """Scope key under which a mounted ASGI app finds the call's :class:`RequestContext`."""
 
 _JSON = "application/json"
+_UNSAFE = re.compile(r"[\r\n\x00]")
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -76,7 +79,13 @@ class ResourceRouter:
         assert response.status == 200 and response.body == b'{"id":7}'
     """
 
-    def __init__(self, routes: Collection[ResourceRoute | Mount] = ()) -> None:
+    def __init__(
+        self,
+        routes: Collection[ResourceRoute | Mount] = (),
+        *,
+        workers: WorkerThreads | None = None,
+    ) -> None:
+        self.workers = workers or WorkerThreads()
         self._entries: list[ResourceRoute | Mount] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._set_cookie_warned: set[str] = set()
@@ -189,10 +198,18 @@ class ResourceRouter:
         request = dataclasses.replace(request, path_params=MappingProxyType(values))
         try:
             arguments = route.binding.arguments(request, request.context, None, values)
-            result = await route.handler(**arguments)
+            result = await invoke(
+                route.handler,
+                arguments,
+                is_async=route.binding.is_async,
+                workers=self.workers,
+                description=f"resource handler {route.name} ({request.method} {route.path})",
+            )
         except ResourceError as error:
             return await self._finish(_error(error.status, error.message), route.name)
-        except Exception as error:
+        except BaseException as error:  # SystemExit too: a 500, the process serves on
+            if is_cancellation(error):
+                raise
             return _crash(error, route.name)
         return await self._finish(result, route.name)
 
@@ -246,6 +263,16 @@ class ResourceRouter:
                 self._set_cookie_warned.add(route)
                 logger.warning("resource route %r set cookies; Plutono drops Set-Cookie", route)
             headers = headers.without("Set-Cookie")
+        unsafe = [name for name, value in headers.multi_items() if _UNSAFE.search(name + value)]
+        if unsafe:
+            # CR/LF in a header would let a value forge headers of the host's HTTP response.
+            logger.error(
+                "resource route %r returned header(s) %s with CR, LF or NUL; dropped",
+                route,
+                ", ".join(sorted(set(unsafe))),
+            )
+            for name in unsafe:
+                headers = headers.without(name)
         if "Content-Type" not in headers:
             headers = headers.with_value("Content-Type", _DEFAULT_CONTENT_TYPE)
         body: bytes | AsyncIterable[bytes] = response.body
@@ -257,7 +284,7 @@ class ResourceRouter:
         return ResourceResponse(body, status=status, headers=headers)
 
 
-def _crash(error: Exception, route: str) -> ResourceResponse:
+def _crash(error: BaseException, route: str) -> ResourceResponse:
     logger.error("resource route %r failed", route, exc_info=error)
     return _error(500, describe_exception(error))
 
@@ -298,14 +325,13 @@ async def _prime(
         first = _chunk(await anext(iterator))
     except StopAsyncIteration:
         return b""
-    except asyncio.CancelledError:
-        await _close(iterator)
-        raise
     except ResourceError as error:
         await _close(iterator)
         return _error(error.status, error.message)
-    except Exception as error:
+    except BaseException as error:
         await _close(iterator)
+        if is_cancellation(error):
+            raise
         return _crash(error, route)
     return _guarded(iterator, first, route)
 
@@ -328,7 +354,9 @@ async def _guarded(iterator: AsyncIterator[Any], first: bytes, route: str) -> As
         yield first
         async for value in iterator:
             yield _chunk(value)
-    except Exception:
+    except BaseException as error:
+        if is_cancellation(error) or isinstance(error, GeneratorExit):
+            raise
         logger.exception("resource route %r failed while streaming; ending the body early", route)
     finally:
         await _close(iterator)

@@ -93,3 +93,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         reporter.write_line(f"PLUTONO_PLUGIN_STRICT: {len(skipped)} test(s) skipped: failing")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def robust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tests/plugins/robust`` (handlers misbehaving on purpose, issue #11), built."""
+    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "robust", "robust")

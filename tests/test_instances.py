@@ -443,3 +443,29 @@ async def test_partial_and_callable_object_factories_are_accepted() -> None:
         assert value == "partial"
     await manager.aclose()
     assert isinstance(await use(InstanceManager(Recorder()), datasource()), Resource)
+
+
+async def test_instances_unused_for_the_idle_timeout_are_disposed_and_rebuilt_on_demand() -> None:
+    recorder = Recorder()
+    manager = InstanceManager(recorder, idle_timeout=0.2)
+    first = await use(manager, datasource(1))
+    busy = datasource(2)
+    async with manager.acquire(busy):  # in use the whole time: never evicted
+        await wait_closed(first)
+        assert recorder.log == ["open ds1@1000", "open ds2@1000", "close ds1@1000"]
+        assert manager.live == 1
+    again = await use(manager, datasource(1))
+    assert again is not first and manager.created == 3
+    await manager.aclose()
+    assert manager.live == 0
+
+
+async def test_instances_in_steady_use_are_never_evicted() -> None:
+    recorder = Recorder()
+    manager = InstanceManager(recorder, idle_timeout=0.3)
+    first = await use(manager, datasource(1))
+    for _ in range(12):
+        await anyio.sleep(0.05)
+        assert await use(manager, datasource(1)) is first
+    assert recorder.log == ["open ds1@1000"]
+    await manager.aclose()

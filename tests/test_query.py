@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,11 +250,11 @@ async def test_query_response_carries_frames_and_error_together() -> None:
 def test_registration_errors_are_raised_at_import_time() -> None:
     plugin = Plugin()
 
-    def not_async(q: Query) -> Frame:
-        return frame()
+    async def generator(q: Query) -> AsyncIterator[Frame]:
+        yield frame()
 
-    with pytest.raises(TypeError, match="must be an 'async def'"):
-        plugin.query("x")(not_async)
+    with pytest.raises(TypeError, match=r"must be an 'async def' \(or a plain 'def'\)"):
+        plugin.query("x")(generator)
 
     async def first(q: Query) -> Frame:
         return frame()

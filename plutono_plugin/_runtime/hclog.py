@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Final
 
+from .._calls import current_log_fields
+
 __all__ = ("TRACE", "HclogFormatter", "configure_logging", "level_name")
 
 TRACE: Final = 5
@@ -112,7 +114,11 @@ class HclogFormatter(logging.Formatter):
             message = record.getMessage()
         except Exception:
             message = f"{_text(record.msg)} {_text(record.args)}"
-        fields: dict[str, object] = {}
+        # The served call's context (refId, endpoint, datasource...) first: a record's own
+        # ``extra`` wins over it.
+        fields: dict[str, object] = {
+            key: _json_safe(value) for key, value in current_log_fields().items()
+        }
         for key, value in record.__dict__.items():
             if key in _RECORD_ATTRIBUTES or key.startswith("_"):
                 continue

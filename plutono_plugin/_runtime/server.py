@@ -25,8 +25,10 @@ from .. import _metrics
 from ..settings import Settings
 from .handshake import Listener, open_listener, write_handshake
 from .services import assemble
-from .stdio import StdioHub, StdoutCapture
+from .stdio import FdCapture, StdioHub
 from .tracker import CallTracker
+from .transport import PluginGrpcServer
+from .watchdog import LoopWatchdog
 
 if TYPE_CHECKING:
     from ..plugin import Plugin
@@ -61,6 +63,7 @@ class PluginServer:
         environ: Mapping[str, str] | None = None,
         handshake_fd: int | None = 1,
         capture_stdout: bool = True,
+        capture_stderr: bool | None = None,
     ) -> None:
         self.plugin = plugin
         self.settings = settings
@@ -69,7 +72,13 @@ class PluginServer:
         self._environ = environ if environ is not None else {}
         self._handshake_fd = handshake_fd
         self._stdio = StdioHub()
-        self._capture = StdoutCapture(self._stdio.publish_threadsafe) if capture_stdout else None
+        if capture_stderr is None:
+            capture_stderr = capture_stdout
+        self._captures = [
+            FdCapture(fd, self._stdio.publish_threadsafe)
+            for fd, wanted in ((1, capture_stdout), (2, capture_stderr))
+            if wanted
+        ]
         self._server: grpclib.server.Server | None = None
         self._lifespan: contextlib.AsyncExitStack | None = None
         self._stop_requested: anyio.Event | None = None
@@ -77,6 +86,8 @@ class PluginServer:
         self._stopped: anyio.Event | None = None
         self._stopping = False
         self._grace = plugin.shutdown_grace
+        stall = plugin.loop_stall_warning
+        self._watchdog = LoopWatchdog(stall) if stall is not None else None
 
     @property
     def address(self) -> str:
@@ -105,7 +116,7 @@ class PluginServer:
         )
         try:
             self.listener = open_listener(self._environ, self.plugin.network)
-            self._server = grpclib.server.Server(served.services, codec=served.codec)
+            self._server = PluginGrpcServer(served.services, codec=served.codec)
             # The server is serving before the handshake line is written (contract 1.5).
             await self._server.start(sock=self.listener.sock)
         except BaseException:
@@ -113,8 +124,10 @@ class PluginServer:
             raise
         if self._handshake_fd is not None:
             write_handshake(self.listener, self._handshake_fd)
-            if self._capture is not None:
-                self._capture.start()
+            for capture in self._captures:
+                capture.start()
+        if self._watchdog is not None:
+            self._watchdog.start()
         # Off the start-up path: the host is already connecting while this imports.
         threading.Thread(target=_metrics.create, name="plutono-plugin-metrics", daemon=True).start()
         _log.debug(
@@ -171,6 +184,8 @@ class PluginServer:
                 )
 
     async def _teardown(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.close()
         if self._server is not None:
             self._server.close()  # cancels whatever is still running
             with anyio.move_on_after(SERVER_CLOSE_SECONDS):
@@ -181,9 +196,10 @@ class PluginServer:
             if self._lifespan is not None:
                 await self._lifespan.aclose()
         finally:
-            if self._capture is not None:
-                self._capture.close()
-                self._capture.wait_closed(STDOUT_READER_JOIN_SECONDS)
+            for capture in self._captures:
+                capture.close()
+            for capture in self._captures:
+                capture.wait_closed(STDOUT_READER_JOIN_SECONDS)
 
     async def __aenter__(self) -> PluginServer:
         await self.start()

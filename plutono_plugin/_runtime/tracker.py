@@ -12,6 +12,9 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from .. import _metrics
+from .._calls import is_cancellation, log_fields
+from .._proto import pluginv2
+from ..errors import describe_exception
 
 __all__ = ("CallTracker",)
 
@@ -27,8 +30,13 @@ class CallTracker:
         self._idle: anyio.Event | None = None  # created by drain(), set by the last call
 
     @contextlib.asynccontextmanager
-    async def call(self, endpoint: str) -> AsyncIterator[None]:
-        """Track one call of ``endpoint``; UNAVAILABLE once shutdown has begun."""
+    async def call(
+        self, endpoint: str, plugin_context: pluginv2.PluginContext | None = None
+    ) -> AsyncIterator[None]:
+        """Track one call of ``endpoint``; UNAVAILABLE once shutdown has begun.
+
+        Every log record emitted during the call carries the endpoint, org and datasource.
+        """
         if self.draining:
             _metrics.REQUESTS.labels(endpoint, Status.UNAVAILABLE.name).inc()
             raise GRPCError(Status.UNAVAILABLE, "the plugin is shutting down")
@@ -38,17 +46,18 @@ class CallTracker:
         started = time.perf_counter()
         status = Status.OK
         try:
-            yield
+            with log_fields(endpoint=endpoint, **_context_fields(plugin_context)):
+                yield
         except GRPCError as error:
             status = error.status
             raise
-        except anyio.get_cancelled_exc_class():
-            status = Status.CANCELLED
-            raise
-        except Exception as error:
+        except BaseException as error:  # SystemExit too: this call fails, the process serves on
+            if is_cancellation(error):
+                status = Status.CANCELLED
+                raise
             status = Status.UNKNOWN
             _log.error("%s failed", endpoint, exc_info=error)
-            raise GRPCError(Status.UNKNOWN, f"{type(error).__name__}: {error}") from None
+            raise GRPCError(Status.UNKNOWN, describe_exception(error)) from None
         finally:
             gauge.dec()
             _metrics.REQUESTS.labels(endpoint, status.name).inc()
@@ -65,3 +74,13 @@ class CallTracker:
             with anyio.move_on_after(grace):
                 await self._idle.wait()
         return self.in_flight == 0
+
+
+def _context_fields(message: pluginv2.PluginContext | None) -> dict[str, object]:
+    if message is None:
+        return {}
+    fields: dict[str, object] = {"orgId": message.org_id or None, "pluginId": message.plugin_id}
+    settings = message.data_source_instance_settings
+    if settings is not None:
+        fields.update(datasourceId=settings.id, datasourceUid=settings.uid)
+    return fields

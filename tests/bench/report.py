@@ -53,6 +53,10 @@ def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
         Metric("shutdown_ms", "Shutdown RPC → process exit (idle)", "ms", (("ours", "go"),)),
         Metric("rss_idle_mb", "RSS idle after start", "MiB", (("ours", "go"),)),
         Metric("rss_after_calls_mb", "RSS after the calls", "MiB", (("ours", "go"),)),
+        Metric("rss_growth_cancel_pct", "RSS growth over cancelled calls", "%", ()),
+        Metric("rss_growth_deadline_pct", "RSS growth over deadline-expired calls", "%", ()),
+        Metric("rss_growth_mixed_pct", "RSS growth over mixed calls", "%", ()),
+        Metric("oversized_peak_mb", "peak RSS added by an oversized request", "MiB", ()),
     ]
     return found
 
@@ -148,6 +152,14 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
         ("cold start ≤ 250 ms", median("cold_start_ms", "ours"), 250, False),
         ("Shutdown → exit ≤ 200 ms", median("shutdown_ms", "ours"), 200, False),
         ("idle RSS ≤ 60 MiB", median("rss_idle_mb", "ours"), 60, False),
+        *(
+            (f"RSS growth over {name} calls < 5 % (issue #11)", median(key, "ours"), 5, False)
+            for name, key in (
+                ("cancelled", "rss_growth_cancel_pct"),
+                ("deadline-expired", "rss_growth_deadline_pct"),
+                ("mixed", "rss_growth_mixed_pct"),
+            )
+        ),
     ]
     lines = ["| Goal | This run | Reached |", "| --- | --- | --- |"]
     for text, value, bound, at_least in goals:
@@ -180,7 +192,7 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         f"the {machine['cores']} cores, and the machine may be shared with other jobs: "
         "ratios matter more than absolute figures.",
         "",
-        "## Goals (issue #5)",
+        "## Goals (issues #5 and #11)",
         "",
         *_goals(data),
         "",
@@ -239,6 +251,23 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         _row(data, "shutdown_ms", ("ours", "go"), 1),
         _row(data, "rss_idle_mb", ("ours", "go"), 1),
         _row(data, "rss_after_calls_mb", ("ours", "go"), 1),
+        "",
+        "## 7. Calls the host gives up on (issue #11)",
+        "",
+        f"RSS growth (`VmRSS`) over {config.get('giveup_calls', 0):,} calls after "
+        f"{config.get('giveup_warmup', 0):,} warm-up calls of the same kind, 16 in flight, one "
+        "process per plugin: QueryData of a 40 ms `slow` query cancelled after 5 ms (a browser "
+        "tab closing), the same with a 5 ms deadline (alerting's evaluation timeout), and a mix "
+        "of those, normal calls and `stream` resource calls cancelled after 5 ms. Then one "
+        f"QueryData of {config.get('oversized_bytes', 0) / 1e6:,.0f} MB, which both refuse "
+        "(16 MiB limit): the peak RSS (`VmHWM`) it added.",
+        "",
+        "| Metric | ours | go | Ratio |",
+        "| --- | --- | --- | --- |",
+        _row(data, "rss_growth_cancel_pct", ("ours", "go"), 2),
+        _row(data, "rss_growth_deadline_pct", ("ours", "go"), 2),
+        _row(data, "rss_growth_mixed_pct", ("ours", "go"), 2),
+        _row(data, "oversized_peak_mb", ("ours", "go"), 1),
         "",
     ]
     if NOTES.is_file():

@@ -50,6 +50,9 @@ class Config:
     rss_calls: int = 10_000
     rss_reps: int = 2
     idle_settle_s: float = 0.5
+    giveup_calls: int = 10_000
+    giveup_warmup: int = 2_000
+    oversized_bytes: int = 200_000_000
 
     @classmethod
     def quick(cls) -> Config:
@@ -69,6 +72,9 @@ class Config:
             rss_calls=50,
             rss_reps=1,
             idle_settle_s=0.05,
+            giveup_calls=100,
+            giveup_warmup=20,
+            oversized_bytes=20_000_000,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,12 +102,21 @@ def _rotations(names: Sequence[str], rep: int) -> list[str]:
     return list(names[shift:]) + list(names[:shift])
 
 
+def _status_mb(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {key} for pid {pid}")
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of ``pid`` in MiB (``VmRSS`` of ``/proc/<pid>/status``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    return _status_mb(pid, "VmRSS")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size of ``pid`` in MiB (``VmHWM``)."""
+    return _status_mb(pid, "VmHWM")
 
 
 def _checked(reply: dict[str, Any], what: str) -> dict[str, Any]:
@@ -237,11 +252,57 @@ def measure_process(bench: Bench) -> None:
                 bench.add("rss_after_calls_mb", who, rss_mb(pid))
 
 
+GIVEUP_MIXES: dict[str, list[str]] = {
+    "cancel": ["cancel"],
+    "deadline": ["deadline"],
+    "mixed": ["ok", "cancel", "deadline", "resource_cancel"],
+}
+"""Loads of calls the host gives up on (``bench_query`` ``mix``), by metric name."""
+
+
+def measure_giveups(bench: Bench) -> None:
+    """7: RSS growth over calls the host cancels or lets expire; peak RSS for a huge request."""
+    config = bench.config
+    slow: list[Query] = [{"ref_id": "A", "query_type": "slow", "json": {"durationMs": 40}}]
+    for who in ("ours", "go"):
+        with _started(bench, who) as host:
+            pid = host.restarts()["pid"]
+            for name, mix in GIVEUP_MIXES.items():
+                load = {
+                    "concurrency": 16,
+                    "mix": mix,
+                    "cancel_after_ms": 5,
+                    "deadline_ms": 5,
+                    "resource_path": "stream",
+                }
+                host.command(
+                    "bench_query",
+                    {"queries": slow, "count": config.giveup_warmup, **load},
+                    timeout=300,
+                )
+                before = rss_mb(pid)
+                host.command(
+                    "bench_query",
+                    {"queries": slow, "count": config.giveup_calls, **load},
+                    timeout=600,
+                )
+                bench.add(f"rss_growth_{name}_pct", who, (rss_mb(pid) / before - 1) * 100)
+            baseline = peak_rss_mb(pid)
+            padded: list[Query] = [
+                {"ref_id": "A", "query_type": "sine", "pad_bytes": config.oversized_bytes}
+            ]
+            reply = host.query(padded, timeout_ms=120_000)
+            if reply.get("grpc_code") != "ResourceExhausted":
+                raise RuntimeError(f"{who} did not refuse the oversized request: {reply}")
+            bench.add("oversized_peak_mb", who, peak_rss_mb(pid) - baseline)
+
+
 MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_throughput,
     measure_slow,
     measure_frame,
     measure_process,
+    measure_giveups,
 )
 
 

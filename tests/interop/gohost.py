@@ -109,6 +109,7 @@ class Query(TypedDict, total=False):
     to_ms: int
     interval_ms: int
     max_data_points: int
+    pad_bytes: int
 
 
 class ResourceMessage(TypedDict):

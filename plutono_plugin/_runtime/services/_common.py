@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import grpclib.const
 import grpclib.server
@@ -16,21 +16,29 @@ from ..._proto import pluginv2
 from ...context import RequestContext
 from ..convert import plugin_context_from_proto
 from ..tracker import CallTracker
+from ..transport import receive_limited
 
 if TYPE_CHECKING:
     from ...plugin import Plugin
     from ...settings import Settings
 
-__all__ = ("Core", "Stream", "handler", "receive")
+__all__ = ("CONTROL_MESSAGE_LIMIT", "Core", "Stream", "handler", "receive")
 
 Stream = grpclib.server.Stream[Any, Any]
 
 T = TypeVar("T")
 
 
-async def receive(stream: Stream, message_type: type[T]) -> T:
-    """The single request message of a unary or server-streaming call."""
-    message = await stream.recv_message()
+CONTROL_MESSAGE_LIMIT: Final = 64 * 1024
+"""Largest request the control-plane services (Shutdown, StreamStdio, ...) read: all Empty."""
+
+
+async def receive(stream: Stream, message_type: type[T], limit: int = CONTROL_MESSAGE_LIMIT) -> T:
+    """The single request message of a unary or server-streaming call.
+
+    An announced size above ``limit`` is refused before the body is read (transport module).
+    """
+    message = await receive_limited(stream, message_type, limit)
     if not isinstance(message, message_type):
         raise GRPCError(Status.INVALID_ARGUMENT, "the request carried no message")
     return message

@@ -8,7 +8,8 @@ from typing import Any
 import grpclib.const
 
 from ..._proto import plugin
-from ._common import Stream, handler
+from ..transport import receive_limited
+from ._common import CONTROL_MESSAGE_LIMIT, Stream, handler
 
 __all__ = ("ControllerService",)
 
@@ -21,7 +22,7 @@ class ControllerService:
 
     async def shutdown(self, stream: Stream) -> None:
         """Drain in-flight calls, then answer."""
-        await stream.recv_message()
+        await receive_limited(stream, plugin.Empty, CONTROL_MESSAGE_LIMIT)
         # Answering only after the drain is what lets in-flight calls deliver their responses:
         # the host's Kill() closes the connection as soon as Shutdown returns (contract 1.12).
         await self._drain()

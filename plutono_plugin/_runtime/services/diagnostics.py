@@ -10,7 +10,8 @@ from ... import _metrics
 from ..._proto import pluginv2
 from ...diagnostics import HealthStatus, collect_metrics, run_health_check
 from ...errors import InstanceError
-from ._common import Core, Stream, handler, receive
+from ..transport import receive_limited
+from ._common import CONTROL_MESSAGE_LIMIT, Core, Stream, handler, receive
 
 __all__ = ("DiagnosticsService",)
 
@@ -20,11 +21,15 @@ class DiagnosticsService(Core):
 
     async def check_health(self, stream: Stream) -> None:
         """Run the health check; an instance that cannot be built is an ERROR result."""
-        request = await receive(stream, pluginv2.CheckHealthRequest)
-        async with self.tracker.call("checkHealth"):
+        request = await receive(
+            stream, pluginv2.CheckHealthRequest, self.plugin.max_receive_message_size
+        )
+        async with self.tracker.call("checkHealth", request.plugin_context):
             try:
                 async with self.context(request.plugin_context, {}) as context:
-                    result = await run_health_check(self.plugin.health_check, context)
+                    result = await run_health_check(
+                        self.plugin.health_check, context, self.plugin.workers
+                    )
                 status, message, details = result.status, result.message, result.json_details
             except InstanceError as error:
                 status, message, details = HealthStatus.ERROR, error.message, b""
@@ -38,7 +43,7 @@ class DiagnosticsService(Core):
 
     async def collect_metrics(self, stream: Stream) -> None:
         """Prometheus text of the process (contract 2.4.6)."""
-        await stream.recv_message()
+        await receive_limited(stream, pluginv2.CollectMetricsRequest, CONTROL_MESSAGE_LIMIT)
         async with self.tracker.call("collectMetrics"):
             manager = self.plugin.instances
             _metrics.INSTANCES.set(manager.live if manager is not None else 0)

@@ -21,8 +21,10 @@ class ResourceService(Core):
 
     async def call_resource(self, stream: Stream) -> None:
         """Status and headers go in the first message only, later ones carry body chunks (2.4.4)."""
-        request = await receive(stream, pluginv2.CallResourceRequest)
-        async with self.tracker.call("callResource"):
+        request = await receive(
+            stream, pluginv2.CallResourceRequest, self.plugin.max_receive_message_size
+        )
+        async with self.tracker.call("callResource", request.plugin_context):
             headers = Headers(
                 [(k, v) for k, values in request.headers.items() for v in values.values]
             )

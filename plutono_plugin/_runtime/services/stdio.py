@@ -8,7 +8,8 @@ import grpclib.const
 
 from ..._proto import google, plugin
 from ..stdio import StdioHub
-from ._common import Stream, handler
+from ..transport import receive_limited
+from ._common import CONTROL_MESSAGE_LIMIT, Stream, handler
 
 __all__ = ("StdioService",)
 
@@ -21,7 +22,7 @@ class StdioService:
 
     async def stream_stdio(self, stream: Stream) -> None:
         """Forward chunks as they come."""
-        await stream.recv_message()
+        await receive_limited(stream, google.protobuf.Empty, CONTROL_MESSAGE_LIMIT)
         async for channel, data in self._hub.subscribe():
             await stream.send_message(plugin.StdioData(channel=channel, data=data))
 

@@ -5,6 +5,7 @@ package main
 // (contract 2.4.1 for the fields Plutono fills in).
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -120,6 +121,10 @@ type queryJSON struct {
 	ToMS          *int64          `json:"to_ms"`
 	IntervalMS    *int64          `json:"interval_ms"`
 	MaxDataPoints *int64          `json:"max_data_points"`
+	// PadBytes, when set, replaces the query JSON by {"pad": "xxx..."} of about
+	// that many bytes (an oversized request without shipping it through the
+	// command pipe).
+	PadBytes int64 `json:"pad_bytes"`
 }
 
 func orDefault(v *int64, def int64) int64 {
@@ -137,6 +142,9 @@ func (q queryJSON) toProto(index int) (*pluginv2.DataQuery, error) {
 	now := time.Now().UnixNano() / int64(time.Millisecond)
 	to := orDefault(q.ToMS, now)
 	body := jsonBytes(q.JSON, q.JSONText)
+	if q.PadBytes > 0 {
+		body = append(append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), int(q.PadBytes))...), `"}`...)
+	}
 	if len(body) == 0 {
 		body = []byte("{}")
 	}

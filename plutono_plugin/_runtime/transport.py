@@ -1,0 +1,131 @@
+"""grpclib, hardened against what a hostile or careless host does (issue #11).
+
+Two gaps of grpclib 0.4 are closed here, where the transport is, so the services stay plain:
+
+* **Streams of calls cancelled before they started stay registered forever.** grpclib spawns
+  one task per call and releases the stream in that task's ``finally``. When the host resets
+  the stream (Plutono cancels an RPC whenever a browser tab goes away, contract 2.4.4, 2.6)
+  before the task first runs, the task is cancelled without ever entering its ``try``, and the
+  stream, its buffers and events (~3 KB) leak. :class:`PluginGrpcServer` releases the stream
+  from the task's done callback as well (once).
+* **A request is read whole before any limit applies.** grpclib's ``recv_message`` reads the
+  5-byte gRPC prefix and then the whole announced message, acknowledging HTTP/2 flow control
+  as it goes, so a 200 MB request is buffered before the codec could refuse it.
+  :func:`receive_limited` reads the prefix, refuses an announced length above the limit at
+  once (RESOURCE_EXHAUSTED), and only then reads the body (contract 5.2: the Go SDK's server
+  refuses above 16 MiB).
+
+And one h2 habit is bounded: h2 remembers how each of the last 65,536 streams of a connection
+was closed (~130 bytes each), so the host's one long-lived connection grows by ~8 MB before
+that levels off; :data:`CLOSED_STREAMS_REMEMBERED` keeps the last 1,024 (a frame for a
+forgotten stream is answered with RST_STREAM, which is what the host expects anyway).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+import grpclib.protocol
+import grpclib.server
+from grpclib import GRPCError
+from grpclib.const import Status
+from grpclib.encoding.base import CodecBase
+
+__all__ = ("CLOSED_STREAMS_REMEMBERED", "PREFIX_BYTES", "PluginGrpcServer", "receive_limited")
+
+CLOSED_STREAMS_REMEMBERED: Final = 1024
+"""Closed streams h2 keeps per connection (h2's own default: 65,536)."""
+
+PREFIX_BYTES: Final = 5
+"""gRPC message prefix: a compressed flag byte and a big-endian uint32 length."""
+
+T = TypeVar("T")
+
+
+class _ReleasingHandler(grpclib.server.Handler):
+    """grpclib's per-connection handler, releasing every stream even if its task never ran."""
+
+    def accept(
+        self,
+        stream: grpclib.protocol.Stream,
+        headers: Any,
+        release_stream: Callable[[], Any],
+    ) -> None:
+        released = False
+
+        def release_once() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                release_stream()
+
+        super().accept(stream, headers, release_once)
+        self._tasks[stream].add_done_callback(lambda _: release_once())
+
+
+class _Protocol(grpclib.protocol.H2Protocol):
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        closed = getattr(self.connection._connection, "_closed_streams", None)
+        if closed is not None and hasattr(closed, "_size_limit"):
+            closed._size_limit = CLOSED_STREAMS_REMEMBERED
+
+
+class PluginGrpcServer(grpclib.server.Server):
+    """grpclib's ``Server`` whose connections use :class:`_ReleasingHandler`."""
+
+    def _protocol_factory(self) -> grpclib.protocol.H2Protocol:
+        self.__gc_step__()
+        handler = _ReleasingHandler(
+            self._mapping, self._codec, self._status_details_codec, self.__dispatch__
+        )
+        self._handlers.add(handler)
+        return _Protocol(handler, self._config, self._h2_config)
+
+
+async def receive_limited(
+    stream: grpclib.server.Stream[Any, Any], message_type: type[T], limit: int
+) -> T | None:
+    """The next request message, refused from its length prefix if it is above ``limit``.
+
+    ``None`` when the client sent no message. Mirrors grpclib's ``Stream.recv_message`` (the
+    same private attributes it uses) with the length check between prefix and body.
+    """
+    h2_stream: grpclib.protocol.Stream = stream._stream
+    try:
+        prefix = await h2_stream.recv_data(PREFIX_BYTES)
+    except AssertionError:  # grpclib's buffer: the stream ended inside the prefix
+        raise GRPCError(Status.INVALID_ARGUMENT, "truncated gRPC message prefix") from None
+    if not prefix:
+        return None
+    if len(prefix) != PREFIX_BYTES:
+        raise GRPCError(Status.INVALID_ARGUMENT, "truncated gRPC message prefix")
+    compressed, length = struct.unpack(">?I", prefix)
+    if compressed:
+        raise GRPCError(Status.UNIMPLEMENTED, "compressed requests are not supported")
+    if length > limit:
+        raise GRPCError(
+            Status.RESOURCE_EXHAUSTED,
+            f"request of {length} bytes exceeds the plugin's limit of {limit} bytes "
+            "(max_receive_message_size)",
+        )
+    try:
+        body = await h2_stream.recv_data(length)
+    except AssertionError:
+        body = b""
+    if len(body) != length:
+        raise GRPCError(Status.INVALID_ARGUMENT, "the request ended inside a message")
+    codec: CodecBase = stream._codec
+    try:
+        message: T = codec.decode(body, message_type)
+    except GRPCError:
+        raise
+    except Exception as error:  # whatever the protobuf decoder raises
+        raise GRPCError(
+            Status.INVALID_ARGUMENT,
+            f"the request is not a valid {message_type.__name__} message: "
+            f"{type(error).__name__}: {error}",
+        ) from None
+    return message
