@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pyarrow
 
     from ._arrow import FrameParts
+    from ._reshape import FillMode
 
 __all__ = ("Frame",)
 
@@ -170,11 +171,48 @@ class Frame:
 
         check_alerting(self)
 
-    def to_wide(self) -> Frame:
-        """Convert a long time series (string/bool columns) to a wide one with labels."""
-        from ._timeseries import long_to_wide
+    def to_wide(self, fill: FillMode = "null", value: float | None = None) -> Frame:
+        """Convert a long time series (string/bool columns) to a wide one with labels.
 
-        return Frame(self.name, long_to_wide(self), ref_id=self.ref_id, meta=self.meta)
+        Like SDK v0.88.0 ``data.LongToWide``; cells without a row are filled by ``fill``:
+        ``"null"``, ``"previous"`` (the previous time's value) or ``"value"`` (``value``).
+
+        Example::
+
+            long = Frame("cpu", [Field("time", [t0, t0]), Field("host", ["a", "b"]),
+                                 Field("cpu", [0.5, 0.7])])
+            long.to_wide().fields  # time, cpu {host=a}, cpu {host=b}
+        """
+        from ._reshape import long_to_wide
+
+        fields = long_to_wide(self, fill, value)
+        return Frame(self.name, fields, ref_id=self.ref_id, meta=self.meta)
+
+    def to_long(self) -> Frame:
+        """Convert a wide time series to a long one (labels become string fields).
+
+        Like SDK v0.88.0 ``data.WideToLong``: time, value fields by name, label fields by key.
+        """
+        from ._reshape import wide_to_long
+
+        return Frame(self.name, wide_to_long(self), ref_id=self.ref_id, meta=self.meta)
+
+    def fill_missing(self, mode: FillMode, value: float | None = None) -> Frame:
+        """A copy with the nulls of numeric fields filled: ``"previous"`` or ``"value"``."""
+        from ._reshape import fill_missing
+
+        return Frame(self.name, fill_missing(self, mode, value), ref_id=self.ref_id, meta=self.meta)
+
+    def sort_wide_fields(self, *keys: str) -> Frame:
+        """A copy of a wide frame with its fields in SDK ``SortWideFrameFields`` order.
+
+        Time first, then by name, then by the values of the label ``keys`` (or the labels'
+        text without keys).
+        """
+        from ._reshape import sort_wide_fields
+
+        fields = sort_wide_fields(self, *keys)
+        return Frame(self.name, fields, ref_id=self.ref_id, meta=self.meta)
 
     @classmethod
     def _from_parts(cls, parts: FrameParts) -> Frame:
