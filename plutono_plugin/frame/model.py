@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from ._arrow import FrameParts
     from ._reshape import FillMode
+    from ._rows import Converter, DecimalMode
+    from .types import FieldType
 
 __all__ = ("Frame",)
 
@@ -112,6 +114,45 @@ class Frame:
     ) -> Frame:
         """Build a frame from ``{field name: values}`` with inferred types."""
         return cls(name, [Field(key, values) for key, values in columns.items()], ref_id=ref_id)
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: Iterable[Any],
+        name: str = "",
+        *,
+        columns: Sequence[str] | None = None,
+        time_columns: Sequence[str] = (),
+        converters: Mapping[str, Converter] | None = None,
+        types: Mapping[str, FieldType | str] | None = None,
+        decimal: DecimalMode = "float",
+        limit: int | None = None,
+        ref_id: str = "",
+    ) -> Frame:
+        """Build a frame from database rows: a DB-API cursor, dicts, or tuples with ``columns``.
+
+        Decimals become float64 (or text with ``decimal="string"``), dates and datetimes
+        times, ``None`` nulls; ``time_columns`` are read as time (datetimes, ISO text or epoch
+        seconds); ``limit`` keeps the first rows and adds a warning notice when it cuts.
+
+        Example::
+
+            cursor = connection.execute("SELECT time, host, cpu FROM metrics")
+            frame = Frame.from_rows(cursor, "metrics", time_columns=["time"], limit=10_000)
+        """
+        from ._rows import frame_from_rows
+
+        return frame_from_rows(
+            rows,
+            name,
+            columns=columns,
+            time_columns=time_columns,
+            converters=converters,
+            types=types,
+            decimal=decimal,
+            limit=limit,
+            ref_id=ref_id,
+        )
 
     @classmethod
     def from_arrow(cls, table: pyarrow.Table, name: str = "", *, ref_id: str = "") -> Frame:
