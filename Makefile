@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy examples/sql
 
 # The real peers of the interop tests: Go programs (modules from the Go module proxy) and
 # apache-arrow 0.16.0 from npm. Built here, outside pytest's per-test timeout (a cold Go build

@@ -144,7 +144,9 @@ _MACRO = re.compile(r"\$__(\w+)")
 
 def _split_arguments(text: str, start: int, name: str) -> tuple[list[str], int]:
     """Arguments of the call whose ``(`` is at ``start``; returns them and the index after ``)``."""
-    depth, quote, current, arguments = 0, "", [], []
+    depth, quote = 0, ""
+    current: list[str] = []
+    arguments: list[str] = []
     for index in range(start + 1, len(text)):
         char = text[index]
         if quote:

@@ -34,8 +34,9 @@ class Echo(BaseHTTPRequestHandler):
         if isinstance(self.connection, ssl.SSLSocket):
             certificate = self.connection.getpeercert()
             if certificate:
-                peer = dict(item[0] for item in certificate["subject"]).get("commonName")
-                peer = peer or certificate.get("subjectAltName", [[None, None]])[0][1]
+                subject: Any = certificate["subject"]  # ((("commonName", "..."),), ...)
+                names = [pair for entry in subject for pair in entry]
+                peer = next((value for key, value in names if key == "commonName"), None)
         body = json.dumps(
             {"path": self.path, "headers": dict(self.headers.items()), "client": peer}
         ).encode()

@@ -49,7 +49,7 @@ def test_bad_events_are_refused() -> None:
     with pytest.raises(FrameError, match="without commas"):
         Annotation(time=T0, tags=("a,b",))
     with pytest.raises(FrameError, match="sequence of str"):
-        Annotation(time=T0, tags="a")  # type: ignore[arg-type]
+        Annotation(time=T0, tags="a")
     with pytest.raises(FrameError, match="needs 'time'"):
         annotations_frame([{"title": "no time"}])
 

@@ -22,7 +22,7 @@ import pytest
 from plutono_plugin.cli.build import build_plugin_dir
 from plutono_plugin.frame import Frame
 from tests._tools import ROOT, go_binary
-from tests.interop.gohost import GoHost, QueryReply, frames_bytes
+from tests.interop.gohost import GoHost, Query, QueryReply, frames_bytes
 
 pytestmark = pytest.mark.go
 
@@ -71,7 +71,7 @@ def context(path: Path, **json_data: Any) -> dict[str, object]:
     }
 
 
-def sql_query(raw_sql: str = "", ref_id: str = "A", **model: Any) -> dict[str, Any]:
+def sql_query(raw_sql: str = "", ref_id: str = "A", **model: Any) -> Query:
     return {
         "ref_id": ref_id,
         "json": {"rawSql": raw_sql, **model},
@@ -115,7 +115,7 @@ def test_alert_query_frames_pass_the_go_decoder_and_alerting(
     sql: GoHost, sample_db: Path, tmp_path: Path
 ) -> None:
     # What the alert engine sends (contract 2.4.2): refId A, no interval, no maxDataPoints.
-    query = {**sql_query(), "interval_ms": 0, "max_data_points": 0}
+    query: Query = {**sql_query(), "interval_ms": 0, "max_data_points": 0}
     reply = sql.query([query], plugin_context=context(sample_db), headers={"FromAlert": "true"})
 
     assert reply["ok"], reply.get("error")
@@ -158,7 +158,7 @@ def test_table_format_keeps_the_columns(sql: GoHost, sample_db: Path) -> None:
 
 def test_annotations_format(sql: GoHost, sample_db: Path) -> None:
     raw_sql = 'SELECT time, "timeEnd", title, text, tags FROM events WHERE $__timeFilter(time)'
-    query = {**sql_query(raw_sql, format="annotations"), "from_ms": NOW_MS - 86_400_000}
+    query: Query = {**sql_query(raw_sql, format="annotations"), "from_ms": NOW_MS - 86_400_000}
     reply = sql.query([query], plugin_context=context(sample_db))
 
     [frame] = frames(reply)
