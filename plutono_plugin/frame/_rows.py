@@ -29,15 +29,12 @@ import datetime as dt
 import decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ..errors import FrameError
 from .field import Field
 from .meta import FrameMeta, Notice
 from .types import FieldType
-
-if TYPE_CHECKING:
-    from .model import Frame
 
 __all__ = ("Converter", "DecimalMode", "frame_from_rows")
 
@@ -126,11 +123,8 @@ def frame_from_rows(
     types: Mapping[str, FieldType | str] | None = None,
     decimal: DecimalMode = "float",
     limit: int | None = None,
-    ref_id: str = "",
-) -> Frame:
-    """Build a frame from a DB-API cursor, a list of dicts or a list of tuples (module docs)."""
-    from .model import Frame
-
+) -> tuple[list[Field], FrameMeta | None]:
+    """The fields (and the notice of a cut) of a frame of ``rows`` (see the module docs)."""
     if decimal not in ("float", "string"):
         raise FrameError(f"decimal must be 'float' or 'string', got {decimal!r}", frame=name)
     if limit is not None and limit < 0:
@@ -178,4 +172,4 @@ def frame_from_rows(
             severity="warning",
         )
         meta = FrameMeta(notices=[notice])
-    return Frame(name, fields, ref_id=ref_id, meta=meta)
+    return fields, meta

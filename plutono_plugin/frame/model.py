@@ -142,7 +142,7 @@ class Frame:
         """
         from ._rows import frame_from_rows
 
-        return frame_from_rows(
+        fields, meta = frame_from_rows(
             rows,
             name,
             columns=columns,
@@ -151,8 +151,8 @@ class Frame:
             types=types,
             decimal=decimal,
             limit=limit,
-            ref_id=ref_id,
         )
+        return cls(name, fields, ref_id=ref_id, meta=meta)
 
     @classmethod
     def from_arrow(cls, table: pyarrow.Table, name: str = "", *, ref_id: str = "") -> Frame:
