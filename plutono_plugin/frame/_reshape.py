@@ -70,6 +70,28 @@ def _label_strings(field: Field) -> pa.Array:
     return pc.fill_null(array, "") if array.null_count else array
 
 
+def _time_series(frame: Frame, wanted: str) -> tuple[int, Field]:
+    """Check ``frame`` is a ``wanted`` time series with rows and no null times.
+
+    Returns the time field and its index.
+    """
+    from ._timeseries import time_series_type
+
+    kind = time_series_type(frame.fields)
+    if kind != wanted:
+        raise FrameError(f"expected a {wanted} time series, got a {kind!r} one", frame=frame.name)
+    frame.validate()
+    if frame.rows == 0:
+        raise FrameError(
+            f"a {wanted} time series without rows cannot be converted", frame=frame.name
+        )
+    time_index = next(i for i, f in enumerate(frame.fields) if f.type is FieldType.TIME)
+    time_field = frame.fields[time_index]
+    if time_field.to_arrow().null_count:
+        raise FrameError("time field has nulls", field=time_field.name, frame=frame.name)
+    return time_index, time_field
+
+
 def _series_codes(factors: Sequence[pa.Array]) -> tuple[pa.Array, list[tuple[str, ...]]]:
     """A dense code per row (0 .. S-1) per distinct combination of factor values.
 
@@ -142,17 +164,8 @@ def long_to_wide(frame: Frame, fill: FillMode = "null", value: float | None = No
     the later wins. Cells without a row are filled by ``fill``: ``"null"``, ``"previous"``
     (the value of the previous time, as the SDK's ``FillModePrevious``) or ``"value"``.
     """
-    from ._timeseries import time_series_type
-
     _check_mode(fill, value)
-    kind = time_series_type(frame.fields)
-    if kind != "long":
-        raise FrameError(f"expected a long time series, got a {kind!r} one", frame=frame.name)
-    frame.validate()
-    if frame.rows == 0:
-        raise FrameError("a long time series without rows cannot be converted", frame=frame.name)
-    time_index = next(i for i, f in enumerate(frame.fields) if f.type is FieldType.TIME)
-    time_field = frame.fields[time_index]
+    time_index, time_field = _time_series(frame, "long")
     factors = [field for field in frame.fields if field.type in _FACTOR_TYPES]
     keys = [field.name for field in factors]
     if len(set(keys)) != len(keys):
@@ -165,8 +178,6 @@ def long_to_wide(frame: Frame, fill: FillMode = "null", value: float | None = No
         if index != time_index and field.type not in _FACTOR_TYPES
     ]
     times = time_field.to_arrow()
-    if times.null_count:
-        raise FrameError("time field has nulls", field=time_field.name, frame=frame.name)
     label_columns = [_label_strings(field) for field in factors]
     code, series_labels = _series_codes(label_columns)
     series_count = len(series_labels)
@@ -264,18 +275,7 @@ def wide_to_long(frame: Frame) -> list[Field]:
     set (ordered as the SDK orders them); a label a set lacks is ``""``, a value a set lacks
     is null.
     """
-    from ._timeseries import time_series_type
-
-    kind = time_series_type(frame.fields)
-    if kind != "wide":
-        raise FrameError(f"expected a wide time series, got a {kind!r} one", frame=frame.name)
-    frame.validate()
-    if frame.rows == 0:
-        raise FrameError("a wide time series without rows cannot be converted", frame=frame.name)
-    time_index = next(i for i, f in enumerate(frame.fields) if f.type is FieldType.TIME)
-    time_field = frame.fields[time_index]
-    if time_field.to_arrow().null_count:
-        raise FrameError("time field has nulls", field=time_field.name, frame=frame.name)
+    time_index, time_field = _time_series(frame, "wide")
     types: dict[str, FieldType] = {}
     sets: dict[str, dict[str, Field]] = {}
     label_sets: dict[str, dict[str, str]] = {}

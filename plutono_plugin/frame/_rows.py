@@ -29,14 +29,14 @@ import datetime as dt
 import decimal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..errors import FrameError
 from .field import Field
 from .meta import FrameMeta, Notice
 from .types import FieldType
 
-__all__ = ("Converter", "DecimalMode", "frame_from_rows")
+__all__ = ("Converter", "DecimalMode", "RowOptions", "frame_from_rows")
 
 DecimalMode = Literal["float", "string"]
 """How ``decimal.Decimal`` values are written: float64 (may round) or their exact text."""
@@ -113,18 +113,22 @@ def _columns_of(rows: Any, columns: Sequence[str] | None) -> tuple[list[str] | N
     return (None if columns is None else list(columns)), rows
 
 
+class RowOptions(NamedTuple):
+    """The options of ``Frame.from_rows`` (documented there)."""
+
+    columns: Sequence[str] | None
+    time_columns: Sequence[str]
+    converters: Mapping[str, Converter]
+    types: Mapping[str, FieldType | str]
+    decimal: DecimalMode
+    limit: int | None
+
+
 def frame_from_rows(
-    rows: Iterable[Any],
-    name: str = "",
-    *,
-    columns: Sequence[str] | None = None,
-    time_columns: Sequence[str] = (),
-    converters: Mapping[str, Converter] | None = None,
-    types: Mapping[str, FieldType | str] | None = None,
-    decimal: DecimalMode = "float",
-    limit: int | None = None,
+    rows: Iterable[Any], name: str, options: RowOptions
 ) -> tuple[list[Field], FrameMeta | None]:
     """The fields (and the notice of a cut) of a frame of ``rows`` (see the module docs)."""
+    columns, time_columns, converters, types, decimal, limit = options
     if decimal not in ("float", "string"):
         raise FrameError(f"decimal must be 'float' or 'string', got {decimal!r}", frame=name)
     if limit is not None and limit < 0:
@@ -151,17 +155,17 @@ def frame_from_rows(
                     frame=name,
                 )
         table = [list(column) for column in zip(*taken, strict=True)] or [[] for _ in names]
-    unknown = sorted({*time_columns, *(converters or {}), *(types or {})} - set(names))
+    unknown = sorted({*time_columns, *converters, *types} - set(names))
     if unknown:
         raise FrameError(f"no such columns {unknown}; the columns are {names}", frame=name)
     fields = [
         _column(
             column,
             values,
-            converter=(converters or {}).get(column),
+            converter=converters.get(column),
             is_time=column in time_columns,
             decimals=decimal,
-            wanted=(types or {}).get(column),
+            wanted=types.get(column),
         )
         for column, values in zip(names, table, strict=True)
     ]

@@ -140,18 +140,10 @@ class Frame:
             cursor = connection.execute("SELECT time, host, cpu FROM metrics")
             frame = Frame.from_rows(cursor, "metrics", time_columns=["time"], limit=10_000)
         """
-        from ._rows import frame_from_rows
+        from ._rows import RowOptions, frame_from_rows
 
-        fields, meta = frame_from_rows(
-            rows,
-            name,
-            columns=columns,
-            time_columns=time_columns,
-            converters=converters,
-            types=types,
-            decimal=decimal,
-            limit=limit,
-        )
+        options = RowOptions(columns, time_columns, converters or {}, types or {}, decimal, limit)
+        fields, meta = frame_from_rows(rows, name, options)
         return cls(name, fields, ref_id=ref_id, meta=meta)
 
     @classmethod
