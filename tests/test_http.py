@@ -20,10 +20,19 @@ import httpx
 import pytest
 import trustme
 
-from plutono_plugin import ConfigurationError, DataSourceSettings, Secrets
+from plutono_plugin import (
+    ConfigurationError,
+    DataSourceSettings,
+    Field,
+    Frame,
+    Plugin,
+    Query,
+    Secrets,
+)
 from plutono_plugin.context import PluginContext, RequestContext
 from plutono_plugin.http import HTTPSettings, forward_headers, http_client
 from plutono_plugin.instances import InstanceManager
+from plutono_plugin.testing import PluginTestClient, target
 
 
 class Echo(BaseHTTPRequestHandler):
@@ -276,3 +285,38 @@ async def test_one_client_per_instance_closed_when_settings_change(http_server: 
         assert one.is_closed and not two.is_closed
     await manager.aclose()
     assert two.is_closed
+
+
+async def test_a_plugin_query_calls_upstream_with_the_users_token(http_server: Server) -> None:
+    plugin = Plugin()
+    clients: list[httpx.AsyncClient] = []
+
+    @plugin.instance
+    async def api(ds: DataSourceSettings) -> AsyncIterator[httpx.AsyncClient]:
+        async with http_client(ds) as client:
+            clients.append(client)
+            yield client
+
+    @plugin.query()
+    async def upstream(query: Query, context: RequestContext) -> Frame:
+        seen = await get(context.instance, f"/{query.ref_id}", headers=forward_headers(context))
+        return Frame("", [Field("authorization", [seen["headers"].get("Authorization", "")])])
+
+    def at(version: int) -> PluginContext:
+        ds = settings(http_server.url, {"oauthPassThru": True}, last_updated_ms=version)
+        return PluginContext(org_id=1, plugin_id="api", datasource=ds)
+
+    token = {"Authorization": "Bearer abc"}
+    async with PluginTestClient(plugin) as client:
+        [frame], error = (await client.query(target("A"), context=at(1), headers=token))["A"]
+        assert error == "" and frame.fields[0].values == ["Bearer abc"]
+        await client.query(target("B"), context=at(1), headers=token)
+        assert len(clients) == 1  # one client per datasource, reused
+        await client.query(target("C"), context=at(2))  # settings saved: a new instance
+        assert len(clients) == 2
+        for _ in range(100):
+            if clients[0].is_closed:
+                break
+            await asyncio.sleep(0.01)
+        assert clients[0].is_closed and not clients[1].is_closed
+    assert clients[1].is_closed  # disposed at shutdown
