@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy examples/sql
 
 # The real peers of the interop tests: Go programs (modules from the Go module proxy) and
 # apache-arrow 0.16.0 from npm. Built here, outside pytest's per-test timeout (a cold Go build
@@ -54,11 +55,14 @@ test: $(STAMP) interop
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing" >&2; exit 1; fi; exit $$rc
 
+# `make demo EXAMPLE=sql` runs the SQL example instead (any folder under examples/).
+EXAMPLE ?= quickstart
+
 example: $(STAMP)
-	$(BIN)/plutono-plugin build examples/quickstart --out build/plugins/quickstart
+	$(BIN)/plutono-plugin build examples/$(EXAMPLE) --out build/plugins/$(EXAMPLE)
 
 demo: example
-	$(BIN)/plutono-plugin host build/plugins/quickstart demo
+	$(BIN)/plutono-plugin host build/plugins/$(EXAMPLE) demo
 
 bench: $(STAMP) interop
 	$(BIN)/python -m tests.bench

@@ -4,20 +4,20 @@ The plugin side converts messages *from* proto (``_runtime/convert.py``); the de
 the other direction, plus the small pieces of ``/api/ds/query`` processing (contract 2.4.1)
 that turn a frontend target into a ``DataQuery``: defaults for ``refId``, ``maxDataPoints``
 and ``intervalMs``, the whole target re-encoded as Go would, and a time range from epoch
-milliseconds or ``now-6h``-style expressions.
+milliseconds or ``now-6h``-style expressions
+(:func:`plutono_plugin.timeutil.parse_time`, shared with plugins).
 """
 
 from __future__ import annotations
 
-import calendar
 import json
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .._proto import pluginv2
 from ..context import AppSettings, DataSourceSettings, PluginContext, Secrets, User
+from ..timeutil import TimeLike, parse_time
 
 __all__ = (
     "DEFAULT_TIME_RANGE",
@@ -29,61 +29,8 @@ __all__ = (
     "plugin_context_to_proto",
 )
 
-TimeLike = int | str | datetime
-"""A point in time: epoch milliseconds, a ``datetime``, or a string (``"now-6h"``, epoch ms)."""
-
 DEFAULT_TIME_RANGE: tuple[TimeLike, TimeLike] = ("now-6h", "now")
 """Plutono's default dashboard range."""
-
-_RELATIVE = re.compile(r"now((?:[+-]\d+(?:ms|[smhdwMy]))*)")
-_STEP = re.compile(r"([+-])(\d+)(ms|[smhdwMy])")
-_FIXED_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
-
-
-def parse_time(value: TimeLike, *, now: datetime | None = None) -> int:
-    """Epoch milliseconds of ``value``: an int (already ms), a ``datetime`` or a string.
-
-    Strings are epoch milliseconds (what the frontend sends) or ``now`` followed by steps such
-    as ``-6h``, ``+1d``, ``-2M`` (units ``ms s m h d w M y``). Plutono silently turns anything
-    else into epoch 0 (contract 2.4.1); the dev host says what is wrong instead.
-
-    Example::
-
-        assert parse_time("1500") == 1500
-        assert parse_time("now-1h") == parse_time("now") - 3_600_000  # at the same instant
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"time must be epoch milliseconds, a datetime or a string, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"time {value.isoformat()} has no timezone; use an aware datetime")
-        return int(value.timestamp() * 1000)
-    text = value.strip()
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    match = _RELATIVE.fullmatch(text)
-    if match is None:
-        raise ValueError(
-            f"cannot read time {value!r}: expected epoch milliseconds or 'now' with steps "
-            "like 'now-6h' (units ms s m h d w M y)"
-        )
-    moment = now or datetime.now(UTC)
-    for sign, amount, unit in _STEP.findall(match.group(1)):
-        count = int(amount) * (-1 if sign == "-" else 1)
-        if unit in _FIXED_UNITS:
-            moment += timedelta(seconds=count * _FIXED_UNITS[unit])
-        else:
-            moment = _add_months(moment, count * (12 if unit == "y" else 1))
-    return int(moment.timestamp() * 1000)
 
 
 def go_json(value: Any) -> bytes:

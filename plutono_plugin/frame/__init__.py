@@ -8,9 +8,12 @@ module             what
 ``model``          :class:`Frame`: named, equally long fields with meta; encode and decode
 ``config``         :class:`~plutono_plugin.frame.config.FieldConfig` and its parts
 ``meta``           :class:`~plutono_plugin.frame.meta.FrameMeta`, notices and stats
-``_arrow``         the only module that imports pyarrow: Arrow IPC as Plutono 7.5 reads it
+``_arrow``         Arrow IPC as Plutono 7.5 reads it (with ``_reshape``, imports pyarrow)
 ``_fastpath``      bulk checks for plain Python columns
-``_timeseries``    SDK v0.88.0's time-series classification, long → wide, the alerting check
+``annotations``    annotation frames in the field names Plutono's frontend reads
+``_timeseries``    SDK v0.88.0's time-series classification and the alerting check
+``_reshape``       long ↔ wide, fill modes, field order: vectorised pyarrow kernels
+``_rows``          database rows (cursors, dicts, tuples) → fields, for ``Frame.from_rows``
 =================  ==========================================================================
 
 Example::

@@ -27,7 +27,14 @@ from .types import FieldType
 if TYPE_CHECKING:
     from .model import Frame
 
-__all__ = ("FieldParts", "FrameParts", "decode_parts", "encode_frame", "table_parts")
+__all__ = (
+    "FieldParts",
+    "FrameParts",
+    "arrow_type",
+    "decode_parts",
+    "encode_frame",
+    "table_parts",
+)
 
 _ARROW_TYPES: dict[FieldType, pa.DataType] = {
     FieldType.INT8: pa.int8(),
@@ -45,6 +52,13 @@ _ARROW_TYPES: dict[FieldType, pa.DataType] = {
     FieldType.TIME: pa.timestamp("ns"),
 }
 _FIELD_TYPES = {arrow_type: field_type for field_type, arrow_type in _ARROW_TYPES.items()}
+
+
+def arrow_type(field_type: FieldType) -> pa.DataType:
+    """The Arrow type a field of ``field_type`` is written as (contract 4.4)."""
+    return _ARROW_TYPES[field_type]
+
+
 # contract 4.1/4.7: no compression (silent garbage in both decoders), metadata V4 like the SDK.
 _WRITE_OPTIONS = ipc.IpcWriteOptions(metadata_version=ipc.MetadataVersion.V4, compression=None)
 

@@ -5,13 +5,14 @@ and at least one other non-string, non-bool field; it is *wide* without string/b
 *long* with them. Plutono 7.5's alerting converts frames with ``FrameToSeriesSlice``: every value
 field becomes one series, string "factor" fields are ignored (long frames are **not** split per
 series), null values become NaN (contract 2.4.2). Plugins answering alert queries should
-therefore return wide frames; :func:`long_to_wide` converts, as the SDK's ``LongToWide`` does.
+therefore return wide frames; :meth:`Frame.to_wide` converts, as the SDK's ``LongToWide`` does
+(vectorised in :mod:`._reshape`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import FrameError
 from .field import Field
@@ -20,7 +21,7 @@ from .types import FieldType, TimeSeriesType
 if TYPE_CHECKING:
     from .model import Frame
 
-__all__ = ("check_alerting", "long_to_wide", "time_series_type")
+__all__ = ("check_alerting", "time_series_type")
 
 _FACTOR_TYPES = (FieldType.STRING, FieldType.BOOL)
 
@@ -73,79 +74,3 @@ def check_alerting(frame: Frame) -> None:
             field=time_field.name,
             frame=frame.name,
         )
-
-
-def long_to_wide(frame: Frame) -> list[Field]:
-    """The fields of a long time series made wide, like SDK v0.88.0 ``data.LongToWide``.
-
-    Each string or bool field becomes a label (its name the key, its value the label value;
-    null is ``""``, bools are ``"true"``/``"false"``). Each combination of a value field and a
-    set of labels becomes one field, named after the value field, with the value field's
-    config. Rows are grouped by time; cells with no value are null. Unlike the SDK, unsorted
-    input is sorted by time instead of refused.
-
-    Example::
-
-        long = Frame("", [Field("time", [t0, t0, t1, t1]), Field("host", ["a", "b", "a", "b"]),
-                          Field("cpu", [1.0, 2.0, 3.0, 4.0])])
-        wide = long.to_wide()  # fields: time, cpu {host=a}, cpu {host=b}
-    """
-    kind = time_series_type(frame.fields)
-    if kind != "long":
-        raise FrameError(f"expected a long time series, got a {kind!r} one", frame=frame.name)
-    frame.validate()
-    if frame.rows == 0:
-        raise FrameError("a long time series without rows cannot be converted", frame=frame.name)
-    time_index = _time_index(frame.fields)
-    assert time_index is not None  # a long frame has a time field
-    time_field = frame.fields[time_index]
-    factors = [field for field in frame.fields if field.type in _FACTOR_TYPES]
-    keys = [field.name for field in factors]
-    if len(set(keys)) != len(keys):
-        raise FrameError(
-            f"string/bool field names repeat {keys}; labels need unique keys", frame=frame.name
-        )
-    value_fields = [
-        field
-        for index, field in enumerate(frame.fields)
-        if index != time_index and field.type not in _FACTOR_TYPES
-    ]
-    times = time_field.values
-    if any(value is None for value in times):
-        raise FrameError("time field has nulls", field=time_field.name, frame=frame.name)
-    factor_values = [[_label_value(value) for value in field.values] for field in factors]
-    order = sorted(range(frame.rows), key=times.__getitem__)
-    row_of_time: dict[int, int] = {}
-    cells: dict[tuple[int, tuple[str, ...]], dict[int, Any]] = {}
-    for row in order:
-        wide_row = row_of_time.setdefault(times[row], len(row_of_time))
-        labels = tuple(values[row] for values in factor_values)
-        for number, field in enumerate(value_fields):
-            cells.setdefault((number, labels), {})[wide_row] = field.values[row]
-    series = sorted(cells, key=lambda key: (value_fields[key[0]].name, key[1]))
-    wide_fields = [
-        Field(time_field.name, list(row_of_time), type=FieldType.TIME, config=time_field.config)
-    ]
-    for number, labels in series:
-        source = value_fields[number]
-        column = cells[number, labels]
-        values = [column.get(row) for row in range(len(row_of_time))]
-        wide_fields.append(
-            Field(
-                source.name,
-                values,
-                type=source.type,
-                nullable=source.nullable or any(value is None for value in values),
-                labels=dict(zip(keys, labels, strict=True)),
-                config=source.config,
-            )
-        )
-    return wide_fields
-
-
-def _label_value(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

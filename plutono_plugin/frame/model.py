@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     import pyarrow
 
     from ._arrow import FrameParts
+    from ._reshape import FillMode
+    from ._rows import Converter, DecimalMode
+    from .types import FieldType
 
 __all__ = ("Frame",)
 
@@ -136,6 +139,37 @@ class Frame:
         return cls(name, [Field(key, values) for key, values in columns.items()], ref_id=ref_id)
 
     @classmethod
+    def from_rows(
+        cls,
+        rows: Iterable[Any],
+        name: str = "",
+        *,
+        columns: Sequence[str] | None = None,
+        time_columns: Sequence[str] = (),
+        converters: Mapping[str, Converter] | None = None,
+        types: Mapping[str, FieldType | str] | None = None,
+        decimal: DecimalMode = "float",
+        limit: int | None = None,
+        ref_id: str = "",
+    ) -> Frame:
+        """Build a frame from database rows: a DB-API cursor, dicts, or tuples with ``columns``.
+
+        Decimals become float64 (or text with ``decimal="string"``), dates and datetimes
+        times, ``None`` nulls; ``time_columns`` are read as time (datetimes, ISO text or epoch
+        seconds); ``limit`` keeps the first rows and adds a warning notice when it cuts.
+
+        Example::
+
+            cursor = connection.execute("SELECT time, host, cpu FROM metrics")
+            frame = Frame.from_rows(cursor, "metrics", time_columns=["time"], limit=10_000)
+        """
+        from ._rows import RowOptions, frame_from_rows
+
+        options = RowOptions(columns, time_columns, converters or {}, types or {}, decimal, limit)
+        fields, meta = frame_from_rows(rows, name, options)
+        return cls(name, fields, ref_id=ref_id, meta=meta)
+
+    @classmethod
     def from_arrow(cls, table: pyarrow.Table, name: str = "", *, ref_id: str = "") -> Frame:
         """Build a frame from a pyarrow Table or RecordBatch (columns converted losslessly)."""
         from ._arrow import table_parts
@@ -193,11 +227,48 @@ class Frame:
 
         check_alerting(self)
 
-    def to_wide(self) -> Frame:
-        """Convert a long time series (string/bool columns) to a wide one with labels."""
-        from ._timeseries import long_to_wide
+    def to_wide(self, fill: FillMode = "null", value: float | None = None) -> Frame:
+        """Convert a long time series (string/bool columns) to a wide one with labels.
 
-        return Frame(self.name, long_to_wide(self), ref_id=self.ref_id, meta=self.meta)
+        Like SDK v0.88.0 ``data.LongToWide``; cells without a row are filled by ``fill``:
+        ``"null"``, ``"previous"`` (the previous time's value) or ``"value"`` (``value``).
+
+        Example::
+
+            long = Frame("cpu", [Field("time", [t0, t0]), Field("host", ["a", "b"]),
+                                 Field("cpu", [0.5, 0.7])])
+            long.to_wide().fields  # time, cpu {host=a}, cpu {host=b}
+        """
+        from ._reshape import long_to_wide
+
+        fields = long_to_wide(self, fill, value)
+        return Frame(self.name, fields, ref_id=self.ref_id, meta=self.meta)
+
+    def to_long(self) -> Frame:
+        """Convert a wide time series to a long one (labels become string fields).
+
+        Like SDK v0.88.0 ``data.WideToLong``: time, value fields by name, label fields by key.
+        """
+        from ._reshape import wide_to_long
+
+        return Frame(self.name, wide_to_long(self), ref_id=self.ref_id, meta=self.meta)
+
+    def fill_missing(self, mode: FillMode, value: float | None = None) -> Frame:
+        """A copy with the nulls of numeric fields filled: ``"previous"`` or ``"value"``."""
+        from ._reshape import fill_missing
+
+        return Frame(self.name, fill_missing(self, mode, value), ref_id=self.ref_id, meta=self.meta)
+
+    def sort_wide_fields(self, *keys: str) -> Frame:
+        """A copy of a wide frame with its fields in SDK ``SortWideFrameFields`` order.
+
+        Time first, then by name, then by the values of the label ``keys`` (or the labels'
+        text without keys).
+        """
+        from ._reshape import sort_wide_fields
+
+        fields = sort_wide_fields(self, *keys)
+        return Frame(self.name, fields, ref_id=self.ref_id, meta=self.meta)
 
     @classmethod
     def _from_parts(cls, parts: FrameParts) -> Frame:

@@ -21,7 +21,7 @@ from typing import Any
 
 from tests.bench.runner import Bench
 
-DASH, TIMES = "\u2013", "\u00d7"  # en dash, multiplication sign
+DASH, TIMES, ARROW = "\u2013", "\u00d7", "\u2192"  # en dash, multiplication sign, arrow
 NOTES = Path(__file__).resolve().parent / "notes.md"
 
 
@@ -49,6 +49,12 @@ def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
         Metric("encode_ms", "large frame encode", "ms", (("ours", "go"), ("ours", "pyarrow"))),
         Metric("encode_marshal_only_ms", "Go MarshalArrow alone (no NewFrame)", "ms", ()),
         Metric("frame_call_ms", "large frame QueryData end to end", "ms", (("ours", "go"),)),
+        Metric(
+            "long_to_wide_ms",
+            "long → wide (Frame.to_wide vs LongToWide)",
+            "ms",
+            (("row_loop", "ours"), ("ours", "go")),
+        ),
         Metric("cold_start_ms", "cold start: exec → connected client", "ms", (("ours", "go"),)),
         Metric("shutdown_ms", "Shutdown RPC → process exit (idle)", "ms", (("ours", "go"),)),
         Metric("rss_idle_mb", "RSS idle after start", "MiB", (("ours", "go"),)),
@@ -149,6 +155,12 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
             1,
             False,
         ),
+        (
+            f"long → wide ≥ 20{TIMES} faster than the row loop (issue #12)",
+            ratio("long_to_wide_ms", "row_loop/ours"),
+            20,
+            True,
+        ),
         ("cold start ≤ 250 ms", median("cold_start_ms", "ours"), 250, False),
         ("Shutdown → exit ≤ 200 ms", median("shutdown_ms", "ours"), 200, False),
         ("idle RSS ≤ 60 MiB", median("rss_idle_mb", "ours"), 60, False),
@@ -192,7 +204,7 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         f"the {machine['cores']} cores, and the machine may be shared with other jobs: "
         "ratios matter more than absolute figures.",
         "",
-        "## Goals (issues #5 and #11)",
+        "## Goals (issues #5, #11 and #12)",
         "",
         *_goals(data),
         "",
@@ -234,6 +246,20 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         _row(data, "encode_ms", ("ours", "go", "pyarrow"), 1),
         _row(data, "encode_marshal_only_ms", ("ours", "go", "pyarrow"), 1),
         _row(data, "frame_call_ms", ("ours", "go", "pyarrow"), 1),
+        "",
+        f"## 3b. Long {ARROW} wide ({config['reshape_rows']:,} rows, "
+        f"{config['reshape_reps']} runs)",
+        "",
+        "A long frame of 100 hosts (`host` and `region` labels, two float64 values), decoded "
+        "from Arrow; **ours** is the vectorised `Frame.to_wide()`, **row loop** the "
+        "Python loop it replaced (`tests/frame/reference.py`), **go** SDK v0.88.0 "
+        "`data.LongToWide` with `FillModeNull` on the same Arrow file "
+        "(`tests/interop/goencode -longtowide`); each sample is a median of 5 conversions "
+        "(`tests/bench/reshape.py`). `row_loop/ours` is the speedup.",
+        "",
+        "| Metric | ours | row loop | go | Ratios |",
+        "| --- | --- | --- | --- | --- |",
+        _row(data, "long_to_wide_ms", ("ours", "row_loop", "go"), 1),
         "",
         f"## 4{DASH}6. Process: cold start, shutdown, memory",
         "",

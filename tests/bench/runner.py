@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from tests._tools import go_binary
-from tests.bench import frames
+from tests.bench import frames, reshape
 from tests.bench.plugins import PluginDir, prepare_plugins
 from tests.interop.gohost import GoHost, Query
 
 Samples = dict[str, dict[str, list[float]]]
-"""metric → plugin (``ours``, ``go``, ``ceiling``, ``pyarrow``) → one value per repetition."""
+"""metric → plugin (``ours``, ``go``, ``ceiling``, ``pyarrow``, ``row_loop``) → one value per
+repetition."""
 
 SINE: list[Query] = [{"ref_id": "A", "query_type": "sine", "json": {}}]
 """One ``sine`` query; Plutono's defaults give 100 points over the last hour."""
@@ -46,6 +47,8 @@ class Config:
     frame_rows: int = 1_000_000
     frame_reps: int = 5
     encode_runs: int = 5
+    reshape_rows: int = 200_000
+    reshape_reps: int = 3
     cold_starts: int = 10
     rss_calls: int = 10_000
     rss_reps: int = 2
@@ -68,6 +71,8 @@ class Config:
             frame_rows=1000,
             frame_reps=1,
             encode_runs=1,
+            reshape_rows=2000,
+            reshape_reps=1,
             cold_starts=1,
             rss_calls=50,
             rss_reps=1,
@@ -224,6 +229,17 @@ def measure_frame(bench: Bench) -> None:
                 bench.add("frame_call_ms", who, _bench(hosts[who], query, count=1)["p50_ms"])
 
 
+def measure_reshape(bench: Bench) -> None:
+    """3b: long → wide on the same frame: ours, the row loop it replaced, Go ``LongToWide``."""
+    config = bench.config
+    for _ in range(config.reshape_reps):
+        result = reshape.run(rows=config.reshape_rows)
+        bench.add("long_to_wide_ms", "ours", result["ours_ms"])
+        bench.add("long_to_wide_ms", "row_loop", result["row_loop_ms"])
+        bench.add("long_to_wide_ms", "go", result["go_ms"])
+        bench.extras["long_to_wide_fields"] = result["wide_fields"]
+
+
 def measure_process(bench: Bench) -> None:
     """4-6: cold start, Shutdown → exit when idle, RSS idle and after many calls; ours vs Go."""
     config = bench.config
@@ -301,6 +317,7 @@ MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_throughput,
     measure_slow,
     measure_frame,
+    measure_reshape,
     measure_process,
     measure_giveups,
 )

@@ -4,14 +4,22 @@
 // prints one JSON object with the median, min and max in milliseconds, both
 // for MarshalArrow alone and for NewFrame + MarshalArrow (from the slices to
 // bytes, which is what the Python side's Frame(...).encode() does).
+//
+// With -longtowide FILE it instead reads a long frame (an Arrow file), converts it with
+// data.LongToWide -runs times (after one warm-up) and prints the median, min and max; -fill
+// chooses the FillMissing mode (none, null, previous or value:<number>) and -out FILE writes
+// the wide frame (MarshalArrow) so tests can compare it with ours.
 package main
 
 import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io/ioutil"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -37,7 +45,17 @@ func summarise(samples []time.Duration) stats {
 func main() {
 	rows := flag.Int("rows", 1000000, "rows in the frame")
 	runs := flag.Int("runs", 7, "timed runs (after one warm-up)")
+	longToWide := flag.String("longtowide", "", "time data.LongToWide on this long frame file")
+	fill := flag.String("fill", "null", "LongToWide fill mode: none, null, previous, value:<n>")
+	out := flag.String("out", "", "with -longtowide: write the wide frame here")
 	flag.Parse()
+	if *longToWide != "" {
+		if err := timeLongToWide(*longToWide, *fill, *out, *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "goencode:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *rows < 0 || *runs < 1 {
 		fmt.Fprintln(os.Stderr, "goencode: -rows must be >= 0 and -runs >= 1")
 		os.Exit(2)
@@ -74,5 +92,63 @@ func main() {
 	_ = json.NewEncoder(os.Stdout).Encode(map[string]interface{}{
 		"rows": *rows, "runs": *runs, "bytes": len(encoded),
 		"marshal_arrow": summarise(marshalOnly), "new_frame_and_marshal": summarise(withBuild),
+	})
+}
+
+func fillMissing(mode string) (*data.FillMissing, error) {
+	switch {
+	case mode == "none":
+		return nil, nil
+	case mode == "null":
+		return &data.FillMissing{Mode: data.FillModeNull}, nil
+	case mode == "previous":
+		return &data.FillMissing{Mode: data.FillModePrevious}, nil
+	case strings.HasPrefix(mode, "value:"):
+		value, err := strconv.ParseFloat(strings.TrimPrefix(mode, "value:"), 64)
+		if err != nil {
+			return nil, fmt.Errorf("-fill %s: %v", mode, err)
+		}
+		return &data.FillMissing{Mode: data.FillModeValue, Value: value}, nil
+	}
+	return nil, fmt.Errorf("-fill must be none, null, previous or value:<n>, got %q", mode)
+}
+
+func timeLongToWide(path, mode, out string, runs int) error {
+	raw, err := ioutil.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	long, err := data.UnmarshalArrowFrame(raw)
+	if err != nil {
+		return err
+	}
+	fill, err := fillMissing(mode)
+	if err != nil {
+		return err
+	}
+	wide, err := data.LongToWide(long, fill) // warm-up, and the frame written with -out
+	if err != nil {
+		return fmt.Errorf("LongToWide: %v", err)
+	}
+	samples := make([]time.Duration, 0, runs)
+	for i := 0; i < runs; i++ {
+		began := time.Now()
+		if _, err := data.LongToWide(long, fill); err != nil {
+			return fmt.Errorf("LongToWide: %v", err)
+		}
+		samples = append(samples, time.Since(began))
+	}
+	if out != "" {
+		encoded, err := wide.MarshalArrow()
+		if err != nil {
+			return fmt.Errorf("MarshalArrow: %v", err)
+		}
+		if err := ioutil.WriteFile(out, encoded, 0o644); err != nil {
+			return err
+		}
+	}
+	rows, _ := long.RowLen()
+	return json.NewEncoder(os.Stdout).Encode(map[string]interface{}{
+		"rows": rows, "runs": runs, "wide_fields": len(wide.Fields), "long_to_wide": summarise(samples),
 	})
 }

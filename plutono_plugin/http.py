@@ -1,0 +1,247 @@
+"""An HTTP client built from a datasource's settings, the way Plutono's own proxy builds one.
+
+Plutono 7.5's HTTP settings UI (``DataSourceHttpSettings``: basic auth, TLS, custom headers,
+forward OAuth identity) stores its choices in the datasource's ``jsonData`` and
+``secureJsonData``; Plutono's data proxy reads them back in ``pkg/models/datasource_cache.go``
+(``GetTLSConfig``, ``getCustomHeaders``). :class:`HTTPSettings` reads the same keys, and
+:func:`http_client` turns them into an ``httpx.AsyncClient``:
+
+=========================================  =======================================================
+setting (where Plutono stores it)          client
+=========================================  =======================================================
+``url``                                    ``base_url``
+``basicAuth`` + ``basicAuthUser``,         HTTP basic auth
+secure ``basicAuthPassword``
+``jsonData.httpHeaderName<N>``,            header ``<name>: <value>`` on every request
+secure ``httpHeaderValue<N>`` (N = 1, 2…)  (numbering stops at the first missing name)
+``jsonData.tlsSkipVerify``                 no certificate verification
+``jsonData.tlsAuthWithCACert``,            trust only this CA (PEM), instead of the system's
+secure ``tlsCACert``
+``jsonData.tlsAuth``, secure               client certificate (mutual TLS)
+``tlsClientCert`` + ``tlsClientKey``
+``jsonData.serverName``                    TLS server name (SNI and verification)
+``jsonData.timeout`` (seconds)             timeout per request; default 30 s, Plutono's
+                                           ``[dataproxy] timeout`` (the 7.5 UI has no field for it)
+``jsonData.oauthPassThru``                 :func:`forward_headers` passes the user's
+                                           ``Authorization`` on (contract 2.4.1)
+environment ``HTTP(S)_PROXY``, ``NO_PROXY``  proxy, as Go's ``http.ProxyFromEnvironment``
+=========================================  =======================================================
+
+httpx is an optional dependency: ``pip install plutono-plugin[http]``.
+
+Build the client once per datasource in an instance factory; it is closed when the instance is
+disposed (settings changed, or shutdown)::
+
+    from plutono_plugin.http import forward_headers, http_client
+
+    @plugin.instance
+    async def api(settings: DataSourceSettings) -> AsyncIterator[httpx.AsyncClient]:
+        async with http_client(settings) as client:
+            yield client
+
+    @plugin.query("")
+    async def query(query: Query, context: RequestContext) -> Frame:
+        response = await context.instance.get("/api/v1/data", headers=forward_headers(context))
+        ...
+
+The user's token differs per request, so it is not baked into the cached client:
+:func:`forward_headers` gives the headers to add for the current call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import DataSourceSettings, RequestContext
+from .errors import ConfigurationError
+
+try:
+    import httpx
+except ImportError as error:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "plutono_plugin.http needs httpx: pip install 'plutono-plugin[http]'"
+    ) from error
+
+__all__ = ("DEFAULT_TIMEOUT", "HTTPSettings", "forward_headers", "http_client")
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds per request when ``jsonData.timeout`` is absent: Plutono's ``[dataproxy] timeout``."""
+
+
+def _flag(json_data: Mapping[str, Any], key: str, owner: str) -> bool:
+    value = json_data.get(key, False)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"  # simplejson's MustBool accepts these too
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{owner}: jsonData.{key} must be true or false, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class HTTPSettings:
+    """The HTTP options of a datasource, read from the keys Plutono's settings UI writes.
+
+    Secrets stay out of ``repr``. Build with :meth:`from_datasource`.
+    """
+
+    url: str = ""
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    oauth_pass_through: bool = False
+    tls_skip_verify: bool = False
+    tls_ca_cert: str = field(default="", repr=False)
+    tls_client_cert: str = field(default="", repr=False)
+    tls_client_key: str = field(default="", repr=False)
+    server_name: str = ""
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_datasource(cls, settings: DataSourceSettings) -> HTTPSettings:
+        """Read the settings; :class:`ConfigurationError` names a key with a bad value."""
+        owner = f"datasource {settings.name!r} (id {settings.id})"
+        json_data = settings.json_data
+        secrets = settings.decrypted_secure_json_data
+        headers: dict[str, str] = {}
+        number = 1
+        while name := json_data.get(f"httpHeaderName{number}"):
+            if not isinstance(name, str):
+                raise ConfigurationError(f"{owner}: jsonData.httpHeaderName{number} must be text")
+            if f"httpHeaderValue{number}" in secrets:
+                headers[name] = secrets[f"httpHeaderValue{number}"]
+            number += 1
+        timeout = json_data.get("timeout", DEFAULT_TIMEOUT)
+        try:
+            seconds = float(timeout) if not isinstance(timeout, bool) else -1.0
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not seconds > 0:
+            raise ConfigurationError(
+                f"{owner}: jsonData.timeout must be a positive number of seconds, got {timeout!r}"
+            )
+        with_ca = _flag(json_data, "tlsAuthWithCACert", owner)
+        client_auth = _flag(json_data, "tlsAuth", owner)
+        if client_auth and not (secrets.get("tlsClientCert") and secrets.get("tlsClientKey")):
+            raise ConfigurationError(
+                f"{owner}: TLS client auth is on but tlsClientCert or tlsClientKey is empty"
+            )
+        server_name = json_data.get("serverName", "")
+        if not isinstance(server_name, str):
+            raise ConfigurationError(f"{owner}: jsonData.serverName must be text")
+        basic_auth = None
+        if settings.basic_auth_enabled:
+            basic_auth = (settings.basic_auth_user, secrets.get("basicAuthPassword", ""))
+        return cls(
+            url=settings.url,
+            basic_auth=basic_auth,
+            headers=headers,
+            oauth_pass_through=_flag(json_data, "oauthPassThru", owner),
+            tls_skip_verify=_flag(json_data, "tlsSkipVerify", owner),
+            tls_ca_cert=secrets.get("tlsCACert", "") if with_ca else "",
+            tls_client_cert=secrets.get("tlsClientCert", "") if client_auth else "",
+            tls_client_key=secrets.get("tlsClientKey", "") if client_auth else "",
+            server_name=server_name,
+            timeout=seconds,
+        )
+
+    def ssl_context(self, owner: str = "datasource") -> ssl.SSLContext:
+        """The TLS context: the CA (or the system's), the client certificate, verification."""
+        try:
+            context = (
+                ssl.create_default_context(cadata=self.tls_ca_cert)
+                if self.tls_ca_cert
+                else ssl.create_default_context()
+            )
+        except (ssl.SSLError, ValueError) as error:
+            raise ConfigurationError(
+                f"{owner}: tlsCACert is not a PEM certificate: {error}"
+            ) from None
+        if self.tls_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.tls_client_cert:
+            with _pem_files(self.tls_client_cert, self.tls_client_key) as (cert, key):
+                try:
+                    context.load_cert_chain(cert, key)
+                except ssl.SSLError as error:
+                    raise ConfigurationError(
+                        f"{owner}: tlsClientCert/tlsClientKey are not a matching PEM "
+                        f"certificate and key: {error}"
+                    ) from None
+        return context
+
+
+@contextlib.contextmanager
+def _pem_files(*texts: str) -> Iterator[list[str]]:
+    """Write PEM texts to private temporary files (ssl loads chains from files only)."""
+    with tempfile.TemporaryDirectory(prefix="plutono-tls-") as folder:
+        paths = []
+        for number, text in enumerate(texts):
+            path = os.path.join(folder, f"{number}.pem")
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            paths.append(path)
+        yield paths
+
+
+def http_client(settings: DataSourceSettings | HTTPSettings, **options: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` configured from the datasource's settings (module docs).
+
+    ``options`` go to ``httpx.AsyncClient`` and win over the settings (e.g. ``timeout=``,
+    ``headers=``, ``transport=``). Raises :class:`ConfigurationError` for bad TLS material or
+    values. Use it as an async context manager, or ``await client.aclose()``.
+
+    Example::
+
+        async with http_client(settings) as client:
+            response = await client.get("/api/health")
+    """
+    owner = "datasource"
+    if isinstance(settings, DataSourceSettings):
+        owner = f"datasource {settings.name!r} (id {settings.id})"
+        settings = HTTPSettings.from_datasource(settings)
+    hooks: dict[str, list[Any]] = {"request": [], "response": []}
+    if settings.server_name:
+        server_name = settings.server_name
+
+        async def set_server_name(request: httpx.Request) -> None:
+            request.extensions["sni_hostname"] = server_name
+
+        hooks["request"].append(set_server_name)
+    arguments: dict[str, Any] = {
+        "base_url": settings.url,
+        "auth": httpx.BasicAuth(*settings.basic_auth) if settings.basic_auth else None,
+        "headers": dict(settings.headers),
+        "verify": settings.ssl_context(owner),
+        "timeout": settings.timeout,
+        "trust_env": True,  # HTTP_PROXY, HTTPS_PROXY, NO_PROXY, like Go's ProxyFromEnvironment
+        "event_hooks": hooks,
+    }
+    if options.get("headers") is not None:
+        arguments["headers"] = {**arguments["headers"], **dict(options.pop("headers"))}
+    arguments.update(options)
+    return httpx.AsyncClient(**arguments)
+
+
+def forward_headers(context: RequestContext) -> dict[str, str]:
+    """Headers to add for this call: the user's ``Authorization`` when ``oauthPassThru`` is on.
+
+    Plutono sends the signed-in user's OAuth token as the request's ``Authorization`` header
+    when the datasource forwards OAuth identity (contract 2.4.1); alert queries have no user
+    and get ``{}``.
+    """
+    datasource = context.datasource
+    if datasource is None or not _flag(
+        datasource.json_data, "oauthPassThru", f"datasource {datasource.name!r}"
+    ):
+        return {}
+    for name, value in context.headers.items():
+        if name.lower() == "authorization" and value:
+            return {"Authorization": value}
+    return {}

@@ -1,0 +1,322 @@
+"""The HTTP client built from datasource settings, against real local HTTP and HTTPS servers.
+
+The TLS material is generated per session with trustme (a CA, a server certificate for
+127.0.0.1 and a client certificate); the servers are stdlib ``http.server`` in threads, so
+the client speaks to a real TLS stack, real sockets and a real proxy hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+
+from plutono_plugin import (
+    ConfigurationError,
+    DataSourceSettings,
+    Field,
+    Frame,
+    Plugin,
+    Query,
+    Secrets,
+)
+from plutono_plugin.context import PluginContext, RequestContext
+from plutono_plugin.http import HTTPSettings, forward_headers, http_client
+from plutono_plugin.instances import InstanceManager
+from plutono_plugin.testing import PluginTestClient, target
+
+
+class Echo(BaseHTTPRequestHandler):
+    """Answers every GET with what it received: path, headers, client certificate."""
+
+    def do_GET(self) -> None:
+        peer: Any = None
+        if isinstance(self.connection, ssl.SSLSocket):
+            certificate = self.connection.getpeercert()
+            if certificate:
+                subject: Any = certificate["subject"]  # ((("commonName", "..."),), ...)
+                names = [pair for entry in subject for pair in entry]
+                peer = next((value for key, value in names if key == "commonName"), None)
+        body = json.dumps(
+            {"path": self.path, "headers": dict(self.headers.items()), "client": peer}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Quiet(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a refused TLS handshake is what some tests expect
+
+
+@dataclass
+class Server:
+    url: str
+    server: Quiet
+
+
+def _serve(context: ssl.SSLContext | None) -> Iterator[Server]:
+    server = Quiet(("127.0.0.1", 0), Echo)
+    scheme = "http"
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"{scheme}://127.0.0.1:{server.server_address[1]}", server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def client_cert(ca: trustme.CA) -> trustme.LeafCert:
+    return ca.issue_cert("plugin-client@example.test", common_name="plugin-client")
+
+
+@pytest.fixture
+def http_server() -> Iterator[Server]:
+    yield from _serve(None)
+
+
+@pytest.fixture
+def https_server(ca: trustme.CA) -> Iterator[Server]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1", "upstream.test").configure_cert(context)
+    ca.configure_trust(context)
+    context.verify_mode = ssl.CERT_OPTIONAL  # reports the client certificate when one is sent
+    yield from _serve(context)
+
+
+def settings(
+    url: str,
+    json_data: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+    **extra: Any,
+) -> DataSourceSettings:
+    return DataSourceSettings(
+        id=7,
+        name="api",
+        url=url,
+        raw_json_data=json.dumps(json_data or {}).encode(),
+        decrypted_secure_json_data=Secrets(secrets or {}),
+        last_updated_ms=extra.pop("last_updated_ms", 1),
+        **extra,
+    )
+
+
+async def get(client: httpx.AsyncClient, path: str = "/x", **options: Any) -> dict[str, Any]:
+    response = await client.get(path, **options)
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_base_url_basic_auth_and_custom_headers_from_plutono_keys(
+    http_server: Server,
+) -> None:
+    ds = settings(
+        http_server.url + "/base",
+        {"httpHeaderName1": "X-Org", "httpHeaderName2": "X-Key", "httpHeaderName4": "X-Lost"},
+        {"httpHeaderValue1": "42", "httpHeaderValue2": "k3y", "basicAuthPassword": "pw"},
+        basic_auth_enabled=True,
+        basic_auth_user="alice",
+    )
+
+    async with http_client(ds) as client:
+        seen = await get(client, "/series?q=1")
+
+    assert seen["path"] == "/base/series?q=1"
+    headers = seen["headers"]
+    assert headers["X-Org"] == "42" and headers["X-Key"] == "k3y"
+    assert "X-Lost" not in headers  # Plutono stops at the first missing number (3)
+    assert headers["Authorization"] == httpx.BasicAuth("alice", "pw")._auth_header
+
+
+async def test_oauth_pass_through_forwards_the_users_authorization(http_server: Server) -> None:
+    on = settings(http_server.url, {"oauthPassThru": True})
+    off = settings(http_server.url)
+    user_call = {"Authorization": "Bearer user-token"}
+
+    async with http_client(on) as client:
+        context = RequestContext(plugin=PluginContext(datasource=on), headers=user_call)
+        seen = await get(client, headers=forward_headers(context))
+        alert = RequestContext(plugin=PluginContext(datasource=on), headers={"FromAlert": "true"})
+        unseen = await get(client, headers=forward_headers(alert))
+    assert seen["headers"]["Authorization"] == "Bearer user-token"
+    assert "Authorization" not in unseen["headers"]  # alerting has no user (contract 2.4.2)
+    context = RequestContext(plugin=PluginContext(datasource=off), headers=user_call)
+    assert forward_headers(context) == {}  # not forwarded unless the datasource says so
+
+
+async def test_tls_with_the_datasource_ca_and_a_client_certificate(
+    https_server: Server, ca: trustme.CA, client_cert: trustme.LeafCert
+) -> None:
+    ds = settings(
+        https_server.url,
+        {"tlsAuthWithCACert": True, "tlsAuth": True},
+        {
+            "tlsCACert": ca.cert_pem.bytes().decode(),
+            "tlsClientCert": client_cert.cert_chain_pems[0].bytes().decode(),
+            "tlsClientKey": client_cert.private_key_pem.bytes().decode(),
+        },
+    )
+
+    async with http_client(ds) as client:
+        seen = await get(client)
+
+    assert seen["client"] == "plugin-client"  # the server saw our certificate
+
+
+async def test_tls_server_name_overrides_the_name_verified(
+    https_server: Server, ca: trustme.CA
+) -> None:
+    localhost_url = https_server.url.replace("127.0.0.1", "localhost")
+    trusted = {"tlsCACert": ca.cert_pem.bytes().decode()}
+    wrong = settings(localhost_url, {"tlsAuthWithCACert": True}, trusted)
+    named = settings(
+        localhost_url, {"tlsAuthWithCACert": True, "serverName": "upstream.test"}, trusted
+    )
+
+    async with http_client(wrong) as client:
+        with pytest.raises(httpx.ConnectError, match="localhost"):
+            await get(client)  # the certificate is for 127.0.0.1 and upstream.test only
+    async with http_client(named) as client:
+        assert (await get(client))["client"] is None
+
+
+async def test_unknown_ca_fails_unless_verification_is_skipped(https_server: Server) -> None:
+    async with http_client(settings(https_server.url)) as client:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await get(client)
+    async with http_client(settings(https_server.url, {"tlsSkipVerify": True})) as client:
+        assert (await get(client))["path"] == "/x"
+
+
+async def test_proxy_comes_from_the_environment(
+    http_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", http_server.url)
+
+    async with http_client(settings("http://upstream.invalid/api")) as client:
+        seen = await get(client, "/q")
+
+    # The echo server played the proxy: it received the absolute URL of the real target.
+    assert seen["path"] == "http://upstream.invalid/api/q"
+
+
+async def test_timeout_from_json_data(http_server: Server) -> None:
+    async with http_client(settings(http_server.url, {"timeout": "2.5"})) as client:
+        assert client.timeout == httpx.Timeout(2.5)
+    async with http_client(settings(http_server.url)) as client:
+        assert client.timeout == httpx.Timeout(30.0)  # Plutono's [dataproxy] timeout default
+
+
+@pytest.mark.parametrize(
+    ("json_data", "secrets", "message"),
+    [
+        ({"timeout": "soon"}, {}, "jsonData.timeout must be a positive number"),
+        ({"tlsSkipVerify": "yes"}, {}, "jsonData.tlsSkipVerify must be true or false"),
+        ({"tlsAuth": True}, {}, "tlsClientCert or tlsClientKey is empty"),
+        ({"tlsAuthWithCACert": True}, {"tlsCACert": "not a pem"}, "tlsCACert is not a PEM"),
+        (
+            {"tlsAuth": True},
+            {"tlsClientCert": "-----BEGIN CERTIFICATE-----\nAA==\n", "tlsClientKey": "x"},
+            "tlsClientCert/tlsClientKey are not a matching PEM",
+        ),
+    ],
+)
+def test_bad_settings_name_the_key(
+    json_data: dict[str, Any], secrets: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        http_client(settings("http://x", json_data, secrets))
+    assert "datasource 'api' (id 7)" in str(caught.value)
+
+
+def test_secrets_stay_out_of_the_repr() -> None:
+    ds = settings("http://x", {"httpHeaderName1": "X-Key"}, {"httpHeaderValue1": "s3cr3t"})
+    assert "s3cr3t" not in repr(HTTPSettings.from_datasource(ds))
+
+
+async def test_one_client_per_instance_closed_when_settings_change(http_server: Server) -> None:
+    async def api(ds: DataSourceSettings) -> AsyncIterator[httpx.AsyncClient]:
+        async with http_client(ds) as client:
+            yield client
+
+    manager = InstanceManager(api)
+    first = PluginContext(datasource=settings(http_server.url, last_updated_ms=1))
+    async with manager.acquire(first) as one, manager.acquire(first) as same:
+        assert one is same and one is not None
+        assert (await get(one))["path"] == "/x"
+    changed = PluginContext(datasource=settings(http_server.url, last_updated_ms=2))
+    async with manager.acquire(changed) as two:
+        assert two is not None and two is not one
+        for _ in range(100):  # the old instance is disposed in its own task
+            if one.is_closed:
+                break
+            await asyncio.sleep(0.01)
+        assert one.is_closed and not two.is_closed
+    await manager.aclose()
+    assert two.is_closed
+
+
+async def test_a_plugin_query_calls_upstream_with_the_users_token(http_server: Server) -> None:
+    plugin = Plugin()
+    clients: list[httpx.AsyncClient] = []
+
+    @plugin.instance
+    async def api(ds: DataSourceSettings) -> AsyncIterator[httpx.AsyncClient]:
+        async with http_client(ds) as client:
+            clients.append(client)
+            yield client
+
+    @plugin.query()
+    async def upstream(query: Query, context: RequestContext) -> Frame:
+        seen = await get(context.instance, f"/{query.ref_id}", headers=forward_headers(context))
+        return Frame("", [Field("authorization", [seen["headers"].get("Authorization", "")])])
+
+    def at(version: int) -> PluginContext:
+        ds = settings(http_server.url, {"oauthPassThru": True}, last_updated_ms=version)
+        return PluginContext(org_id=1, plugin_id="api", datasource=ds)
+
+    token = {"Authorization": "Bearer abc"}
+    async with PluginTestClient(plugin) as client:
+        [frame], error = (await client.query(target("A"), context=at(1), headers=token))["A"]
+        assert error == "" and frame.fields[0].values == ["Bearer abc"]
+        await client.query(target("B"), context=at(1), headers=token)
+        assert len(clients) == 1  # one client per datasource, reused
+        await client.query(target("C"), context=at(2))  # settings saved: a new instance
+        assert len(clients) == 2
+        for _ in range(100):
+            if clients[0].is_closed:
+                break
+            await asyncio.sleep(0.01)
+        assert clients[0].is_closed and not clients[1].is_closed
+    assert clients[1].is_closed  # disposed at shutdown
