@@ -16,6 +16,7 @@ from typing import Any, TypeAlias, TypeVar
 from ._asgi import ASGIApp
 from .diagnostics import HealthCheck
 from .instances import InstanceManager
+from .options import OptionsDecoder
 from .query import QueryHandler, QueryRoute, QueryRouter
 from .resource import Mount, ResourceHandler, ResourceRoute, ResourceRouter
 
@@ -61,6 +62,10 @@ class Plugin:
         network: ``auto`` (unix socket, TCP fallback), ``unix`` or ``tcp`` (contract 1.5).
         lifespan: an ``@asynccontextmanager`` function taking the plugin (or use
             :meth:`lifespan` as a decorator).
+        options: the datasource's typed settings, a dataclass or pydantic model whose fields
+            live in ``jsonData`` (:class:`~plutono_plugin.options.Secret` fields in
+            ``secureJsonData``); handler and instance factory parameters annotated with it
+            receive them, and the generated frontend edits them (:mod:`plutono_plugin.options`).
         query_routes: :class:`~plutono_plugin.query.QueryRoute` objects, the declarative
             form of ``@plugin.query``.
         resource_routes: :class:`~plutono_plugin.resource.ResourceRoute` and
@@ -77,6 +82,7 @@ class Plugin:
         max_receive_message_size: int = 16 * MIB,
         network: str = "auto",
         lifespan: Lifespan | None = None,
+        options: type[Any] | None = None,
         query_routes: Sequence[QueryRoute] = (),
         resource_routes: Sequence[ResourceRoute | Mount] = (),
     ) -> None:
@@ -89,7 +95,11 @@ class Plugin:
             raise ValueError("max_receive_message_size must be positive")
         if network not in ("auto", "unix", "tcp"):
             raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
-        self.queries = QueryRouter(query_routes, max_concurrency=max_concurrent_queries)
+        self.options = OptionsDecoder(options) if options is not None else None
+        """Decodes the typed options of ``Plugin(options=...)`` (``.model`` is the type)."""
+        self.queries = QueryRouter(
+            query_routes, max_concurrency=max_concurrent_queries, options_type=options
+        )
         """The query router (``@plugin.query`` adds to it)."""
         self.resources = ResourceRouter(resource_routes)
         """The resource router (``@plugin.resource`` and :meth:`mount_asgi` add to it)."""
@@ -103,6 +113,11 @@ class Plugin:
         self._lifespan: Lifespan | None = None
         if lifespan is not None:
             self.lifespan(lifespan)
+
+    @property
+    def options_type(self) -> type[Any] | None:
+        """The type given as ``Plugin(options=...)``, if any."""
+        return self.options.model if self.options is not None else None
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -168,7 +183,7 @@ class Plugin:
 
     def check_health(self, handler: F) -> F:
         """Decorator: the health check behind "Save & Test" (default: always OK)."""
-        check = HealthCheck(handler)
+        check = HealthCheck(handler, options_type=self.options_type)
         if self.health_check is not None:
             raise ValueError("a health check handler is already registered")
         self.health_check = check
@@ -178,10 +193,12 @@ class Plugin:
         """Decorator: an async factory (or async generator) building per-datasource state.
 
         Handlers find the result as ``context.instance``; see :mod:`plutono_plugin.instances`.
+        The factory takes the settings, the typed options (a parameter annotated with the
+        ``Plugin(options=...)`` type), or both.
         """
         if self.instances is not None:
             raise ValueError("an instance factory is already registered")
-        self.instances = InstanceManager(factory)
+        self.instances = InstanceManager(factory, options_type=self.options_type)
         return factory
 
     def lifespan(self, function: Lifespan) -> Lifespan:
@@ -207,7 +224,11 @@ class Plugin:
             # Served before (e.g. one module-level plugin in several in-memory test clients):
             # start with a fresh manager, a closed one refuses every call.
             closed = self.instances
-            self.instances = InstanceManager(closed.factory, dispose_timeout=closed.dispose_timeout)
+            self.instances = InstanceManager(
+                closed.factory,
+                dispose_timeout=closed.dispose_timeout,
+                options_type=closed.options_type,
+            )
         try:
             if self._lifespan is None:
                 yield
