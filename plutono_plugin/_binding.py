@@ -33,7 +33,7 @@ import typing
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
-from ._model import is_model_type
+from ._model import is_model_type, unwrap_optional
 from .context import RequestContext
 
 __all__ = ("INSTANCE_PARAMETER", "Binding", "bind_handler")
@@ -131,7 +131,7 @@ def bind_handler(
             slots[parameter.name] = "path"
         elif annotation is _EMPTY:
             positional.append(parameter.name)
-        elif options_type is not None and annotation is options_type:
+        elif options_type is not None and unwrap_optional(annotation) is options_type:
             slots[parameter.name] = "options"
         elif _is_input(annotation, input_types):
             slots[parameter.name] = "input"

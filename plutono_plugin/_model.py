@@ -22,7 +22,15 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ("MISSING", "ModelError", "ModelField", "decode_model", "is_model_type", "model_fields")
+__all__ = (
+    "MISSING",
+    "ModelError",
+    "ModelField",
+    "decode_model",
+    "is_model_type",
+    "model_fields",
+    "unwrap_optional",
+)
 
 MISSING: Any = dataclasses.MISSING
 """The default of a field that has none (it is required)."""
@@ -37,6 +45,15 @@ def is_model_type(annotation: object) -> bool:
     if not isinstance(annotation, type):
         return False
     return dataclasses.is_dataclass(annotation) or hasattr(annotation, "model_validate")
+
+
+def unwrap_optional(annotation: object) -> object:
+    """``X`` for ``X | None`` (and ``Optional[X]``); any other annotation unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
 
 
 def _camel(name: str) -> str:

@@ -22,23 +22,22 @@ input per field::
 The framework decodes the options once per datasource version (``id`` and ``lastUpdatedMS``,
 like instances, contract 5.7) and passes them to every handler and instance factory parameter
 annotated with the declared type (also as ``RequestContext.options``). Settings that do not fit
-the model fail every call of that datasource with an :class:`OptionsError` naming the field:
+the model fail every call of that datasource with an
+:class:`~plutono_plugin.errors.OptionsError` naming the field:
 "Save & Test" shows it (health ERROR) and each query answers it for its refId.
 """
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._model import ModelError, decode_model, is_model_type, model_fields
+from ._model import ModelError, decode_model, is_model_type, model_fields, unwrap_optional
 from .context import DataSourceSettings
-from .errors import ConfigurationError, InstanceError
+from .errors import ConfigurationError, OptionsError
 
-__all__ = ("OptionsDecoder", "OptionsError", "Secret", "decode_options", "is_secret")
+__all__ = ("OptionsDecoder", "Secret", "decode_options", "is_secret")
 
 
 class Secret:
@@ -86,31 +85,10 @@ class Secret:
         return core_schema.no_info_plain_validator_function(validate)
 
 
-def _unwrap_optional(annotation: object) -> object:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(members) == 1:
-            return members[0]
-    return annotation
-
-
 def is_secret(annotation: object) -> bool:
     """True for ``Secret``, ``Secret | None`` and pydantic's ``SecretStr`` (optional too)."""
-    inner = _unwrap_optional(annotation)
+    inner = unwrap_optional(annotation)
     return inner is Secret or getattr(inner, "__name__", "") == "SecretStr"
-
-
-class OptionsError(InstanceError):
-    """A datasource's settings do not fit the plugin's declared options; ``field`` names it."""
-
-    def __init__(
-        self, message: str, *, datasource_id: int | None = None, field: str | None = None
-    ) -> None:
-        super().__init__(message, datasource_id=datasource_id)
-        self.field = field
-
-    def __repr__(self) -> str:
-        return f"OptionsError({self.message!r}, field={self.field!r})"
 
 
 def decode_options(model: type[Any], settings: DataSourceSettings) -> Any:
@@ -145,7 +123,7 @@ def decode_options(model: type[Any], settings: DataSourceSettings) -> Any:
         # An emptied secret input saves "" (the frontend's reset): unset, not an empty key.
         if secret and value == "" and not field.required:
             continue
-        wrap = secret and _unwrap_optional(field.annotation) is Secret  # SecretStr: pydantic's
+        wrap = secret and unwrap_optional(field.annotation) is Secret  # SecretStr: pydantic's
         values[field.key] = Secret(value) if wrap else value
     try:
         return decode_model(model, values)
