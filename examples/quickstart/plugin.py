@@ -140,8 +140,8 @@ def sine_frame(query: Query, model: SineQuery, options: QuickstartOptions | None
     )
 
 
-@plugin.query("")
 @plugin.query("sine")
+@plugin.query("")  # registered first: the editor's first choice, what a new query gets
 async def sine(
     query: Query, model: SineQuery, options: QuickstartOptions, context: RequestContext
 ) -> Frame:

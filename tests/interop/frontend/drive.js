@@ -36,7 +36,7 @@ function render() {
 function snapshot() {
   const labels = Array.from(root.querySelectorAll('label')).map((label) => label.textContent.trim());
   const inputs = Array.from(root.querySelectorAll('input')).map((input) => ({
-    label: input.getAttribute('aria-label') || input.getAttribute('placeholder') || input.id,
+    label: input.getAttribute('aria-label') || besideLabel(input) || input.id,
     type: input.type,
     value: input.type === 'checkbox' ? input.checked : input.value,
     disabled: input.disabled,
@@ -48,14 +48,28 @@ function snapshot() {
   return { labels, inputs, selected, buttons, text: root.textContent };
 }
 
+// The input a user finds by its label: aria-label, <label for>, or the label beside it.
 function byLabel(label) {
-  const found = Array.from(root.querySelectorAll('input')).filter(
-    (input) => input.getAttribute('aria-label') === label || (input.id && labelFor(input.id) === label)
-  );
+  const inputs = Array.from(root.querySelectorAll('input'));
+  let found = inputs.filter((input) => input.getAttribute('aria-label') === label || (input.id && labelFor(input.id) === label));
+  if (!found.length) {
+    const beside = labelled(label).map((node) => node.closest('.gf-form'));
+    found = beside.filter(Boolean).map((row) => row.querySelector('input')).filter(Boolean);
+  }
   if (!found.length) {
     throw new Error(`no input labelled ${JSON.stringify(label)} in: ${JSON.stringify(snapshot())}`);
   }
   return found[0];
+}
+
+function besideLabel(input) {
+  const row = input.closest('.gf-form');
+  const label = row && row.querySelector('label');
+  return label ? label.textContent.trim() : '';
+}
+
+function labelled(text) {
+  return Array.from(root.querySelectorAll('label')).filter((node) => node.textContent.trim() === text);
 }
 
 function labelFor(id) {
@@ -148,6 +162,7 @@ async function run(step, module) {
       return editor('query', plugin.components.QueryEditor, props);
     }
     case 'app': {
+      grafanaRuntime.setBackendSrv(backendSrv({}));
       plugin.meta = step.meta;
       return editor('app', plugin.configPages[0].body, { plugin, query: {} });
     }
@@ -174,7 +189,7 @@ async function run(step, module) {
       return snapshot();
     }
     case 'reset': {
-      const label = Array.from(root.querySelectorAll('label')).filter((node) => node.textContent.trim() === step.label)[0];
+      const label = labelled(step.label)[0];
       const row = label && label.closest('.gf-form');
       const button = row && Array.from(row.querySelectorAll('button')).filter((b) => b.textContent.trim() === 'Reset')[0];
       if (!button) {
@@ -229,8 +244,10 @@ async function main() {
     results.push({ step: step.do, events, requests, result });
   }
   ReactDOM.unmountComponentAtNode(root);
-  process.stdout.write(JSON.stringify({ results, problems: harness.problems, schema: module.SCHEMA || null }));
+  const report = { results, problems: harness.problems, navigations: harness.navigations };
   harness.dom.window.close();
+  // Timers left by UI components (tooltips, animations) would keep Node alive: we are done.
+  process.stdout.write(JSON.stringify(report), () => process.exit(0));
 }
 
 main().catch((error) => {

@@ -13,8 +13,13 @@ const SystemJS = require('systemjs');
 const { JSDOM, VirtualConsole } = require('jsdom');
 
 const problems = [];
+const navigations = [];
 const virtualConsole = new VirtualConsole();
-virtualConsole.on('jsdomError', (error) => problems.push(String(error.message || error)));
+virtualConsole.on('jsdomError', (error) => {
+  const message = String(error.message || error);
+  // jsdom cannot navigate; a page reload (what app pages do after saving) is recorded instead.
+  (message.startsWith('Not implemented: navigation') ? navigations : problems).push(message);
+});
 const dom = new JSDOM('<!doctype html><html><body><div id="root"></div></body></html>', {
   url: 'http://localhost:3000/',
   pretendToBeVisual: true,
@@ -58,4 +63,15 @@ async function loadPlugin(path) {
   return exports;
 }
 
-module.exports = { React, ReactDOM, SystemJS, dom, grafanaData, grafanaRuntime, grafanaUi, loadPlugin, problems };
+module.exports = {
+  React,
+  ReactDOM,
+  SystemJS,
+  dom,
+  grafanaData,
+  grafanaRuntime,
+  grafanaUi,
+  loadPlugin,
+  navigations,
+  problems,
+};
