@@ -108,7 +108,9 @@ def test_a_required_secret_is_reported_in_secure_json_data() -> None:
     class Needs:
         token: Secret
 
-    with pytest.raises(OptionsError, match=r"'Token' is required \(secureJsonData.token\)") as raised:
+    with pytest.raises(
+        OptionsError, match=r"'Token' is required \(secureJsonData.token\)"
+    ) as raised:
         decode_options(Needs, datasource({}))
     assert raised.value.field == "token"
 
@@ -125,9 +127,7 @@ def test_pydantic_models_with_secret_and_secretstr() -> None:
         key: Secret | None = None
         password: pydantic.SecretStr | None = None
 
-    options = decode_options(
-        Model, datasource({"url": "http://x"}, {"key": "k", "password": "pw"})
-    )
+    options = decode_options(Model, datasource({"url": "http://x"}, {"key": "k", "password": "pw"}))
     assert options.key == Secret("k")
     assert options.password is not None and options.password.get_secret_value() == "pw"
     with pytest.raises(OptionsError, match="field 'url'"):
@@ -148,9 +148,9 @@ def test_options_must_be_a_model_type() -> None:
         Plugin(options=dict)
 
 
-def make_plugin() -> tuple[Plugin, list[object]]:
+def make_plugin() -> tuple[Plugin, list[tuple[str, object]]]:
     plugin = Plugin(options=Options)
-    seen: list[object] = []
+    seen: list[tuple[str, object]] = []
 
     @plugin.instance
     async def client(settings: DataSourceSettings, options: Options) -> AsyncIterator[str]:

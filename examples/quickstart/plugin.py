@@ -143,7 +143,10 @@ def sine_frame(query: Query, model: SineQuery, options: QuickstartOptions | None
 @plugin.query("sine")
 @plugin.query("")  # registered first: the editor's first choice, what a new query gets
 async def sine(
-    query: Query, model: SineQuery, options: QuickstartOptions, context: RequestContext
+    query: Query,
+    model: SineQuery,
+    context: RequestContext,
+    options: QuickstartOptions | None = None,
 ) -> Frame:
     """A sine wave over the time range."""
     record(context)
@@ -152,7 +155,10 @@ async def sine(
 
 @plugin.query("slow")
 async def slow(
-    query: Query, model: SlowQuery, options: QuickstartOptions, context: RequestContext
+    query: Query,
+    model: SlowQuery,
+    context: RequestContext,
+    options: QuickstartOptions | None = None,
 ) -> Frame:
     """Wait without blocking the other queries of the request, then answer like sine."""
     await asyncio.sleep(model.duration_ms / 1000)

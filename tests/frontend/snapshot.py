@@ -22,7 +22,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         result = build_plugin_dir(ROOT / "examples" / "quickstart", Path(scratch) / "quickstart")
         shutil.copyfile(result.directory / "module.js", QUICKSTART_SNAPSHOT)
-    print(f"wrote {QUICKSTART_SNAPSHOT.relative_to(ROOT)}")  # noqa: T201
+    print(f"wrote {QUICKSTART_SNAPSHOT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 from plutono_plugin import ConfigurationError
 from plutono_plugin.cli.build import build_plugin_dir
 
-PLUGIN_SOURCE = '''
+PLUGIN_SOURCE = """
 from dataclasses import dataclass
 from plutono_plugin import Plugin, Query
 
@@ -26,7 +26,7 @@ plugin = Plugin(options=Options)
 @plugin.query("rows")
 async def rows(query: Query) -> None:
     return None
-'''
+"""
 
 
 def source_dir(tmp_path: Path, manifest: dict[str, object], code: str = PLUGIN_SOURCE) -> Path:
@@ -78,4 +78,3 @@ def test_a_plugin_that_cannot_be_imported_fails_the_build_with_its_error(tmp_pat
         build_plugin_dir(source, tmp_path / "out")
     assert "cannot import plugin:plugin" in raised.value.message
     assert "No module named 'no_such_module_here'" in raised.value.message
-

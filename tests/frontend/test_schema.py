@@ -94,7 +94,11 @@ def test_pydantic_query_models_and_the_fallback_route() -> None:
     schema = frontend_schema(plugin)
     assert schema["queryTypes"] == []
     metric, mode = schema["fallback"]["fields"]
-    assert (metric["label"], metric["help"], metric["default"]) == ("Metric name", "What to fetch", "cpu")
+    assert (metric["label"], metric["help"], metric["default"]) == (
+        "Metric name",
+        "What to fetch",
+        "cpu",
+    )
     assert (mode["kind"], mode["default"]) == ("select", "avg")
     assert schema["options"] == []
 

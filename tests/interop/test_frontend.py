@@ -78,7 +78,12 @@ def test_config_editor_edits_settings_that_the_python_options_decode(
         ],
     )
     rendered = config["result"]
-    assert [label for label in rendered["labels"] if label] == ["Unit", "Max points", "Fail", "API key"]
+    assert [label for label in rendered["labels"] if label] == [
+        "Unit",
+        "Max points",
+        "Fail",
+        "API key",
+    ]
     assert inputs(config) == {"Unit": "", "Max points": "0", "Fail": False, "API key": ""}
     assert rendered["selected"] == ["(none)"]  # the defaults are shown
     assert events(points, "onOptionsChange") == [{**options, "jsonData": {"maxPoints": 250}}]
