@@ -101,7 +101,7 @@ class Plugin:
             query_routes, max_concurrency=max_concurrent_queries, options_type=options
         )
         """The query router (``@plugin.query`` adds to it)."""
-        self.resources = ResourceRouter(resource_routes)
+        self.resources = ResourceRouter(resource_routes, options_type=options)
         """The resource router (``@plugin.resource`` and :meth:`mount_asgi` add to it)."""
         self.health_check: HealthCheck | None = None
         """The ``@plugin.check_health`` handler, if any (default: always OK)."""

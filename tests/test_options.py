@@ -25,6 +25,7 @@ from plutono_plugin import (
 )
 from plutono_plugin.options import OptionsDecoder, decode_options
 from plutono_plugin.query import QueryRoute
+from plutono_plugin.resource import ResourceRoute
 from plutono_plugin.testing import PluginTestClient, target
 
 
@@ -234,3 +235,24 @@ def test_a_factory_without_settings_or_options_is_refused() -> None:
 
     with pytest.raises(TypeError, match="must take the settings and/or the options"):
         plugin.instance(nothing)
+
+
+async def test_resource_handlers_receive_the_options_too() -> None:
+    async def declared(options: Options) -> dict[str, str]:
+        return {"declared": options.url}
+
+    with pytest.raises(TypeError, match="cannot provide"):
+        ResourceRoute("declared", declared)  # alone it cannot know what Options is
+    route = ResourceRoute("declared", declared, options_type=Options)
+    plugin = Plugin(options=Options, resource_routes=[route])
+
+    @plugin.resource("items/{item_id}")
+    async def item(item_id: int, options: Options) -> dict[str, object]:
+        return {"id": item_id, "url": options.url, "retries": options.retries}
+
+    context = context_for(datasource({"url": "http://up"}))
+    async with PluginTestClient(plugin, context=context) as client:
+        reply = await client.call_resource("GET", "items/7")
+        other = await client.call_resource("GET", "declared")
+    assert reply.json() == {"id": 7, "url": "http://up", "retries": 2}
+    assert other.json() == {"declared": "http://up"}
