@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all venv proto lint typecheck interop test example demo bench docs clean
+.PHONY: all venv proto lint typecheck interop test example demo bench docs snapshots clean
 
 all: lint typecheck test
 
@@ -35,11 +35,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy examples/sql
 
-# The real peers of the interop tests: Go programs (modules from the Go module proxy) and
-# apache-arrow 0.16.0 from npm. Built here, outside pytest's per-test timeout (a cold Go build
+# The real peers of the interop tests: Go programs (modules from the Go module proxy),
+# apache-arrow 0.16.0 and the frontend packages (React, @grafana/* 7.5.17, SystemJS) from npm. Built here, outside pytest's per-test timeout (a cold Go build
 # takes minutes); the tests rebuild from Go's cache in a second. Without Go or npm the tests
 # skip, and CI (PLUTONO_PLUGIN_STRICT=1) fails them.
 GO_PROGRAMS := host goref framecheck goencode
+NODE_PACKAGES := arrowjs frontend
 interop:
 	@if command -v go >/dev/null 2>&1; then \
 	    for program in $(GO_PROGRAMS); do \
@@ -47,9 +48,11 @@ interop:
 	    done; \
 	else echo "go not found: the interop tests will skip (and fail in CI)"; fi
 	@if command -v npm >/dev/null 2>&1; then \
-	    test -d tests/interop/arrowjs/node_modules || \
-	    (cd tests/interop/arrowjs && npm ci --no-audit --no-fund --silent); \
-	else echo "npm not found: the arrow-js tests will skip (and fail in CI)"; fi
+	    for package in $(NODE_PACKAGES); do \
+	        test -d tests/interop/$$package/node_modules || \
+	        (cd tests/interop/$$package && npm ci --no-audit --no-fund --silent) || exit 1; \
+	    done; \
+	else echo "npm not found: the arrow-js and frontend tests will skip (and fail in CI)"; fi
 
 test: $(STAMP) interop
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
@@ -66,6 +69,11 @@ demo: example
 
 bench: $(STAMP) interop
 	$(BIN)/python -m tests.bench
+
+# Regenerate the committed module.js snapshots (tests/frontend/snapshots) after a change to the
+# generator or to the quickstart's declarations; tests/frontend/test_snapshot.py checks drift.
+snapshots: $(STAMP)
+	$(BIN)/python -m tests.frontend.snapshot
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site

@@ -19,6 +19,7 @@ from .errors import ConfigurationError as ConfigurationError
 from .errors import FrameError as FrameError
 from .errors import HandshakeError as HandshakeError
 from .errors import InstanceError as InstanceError
+from .errors import OptionsError as OptionsError
 from .errors import PluginError as PluginError
 from .errors import QueryError as QueryError
 from .errors import ResourceError as ResourceError
@@ -28,6 +29,7 @@ from .frame import Frame as Frame
 from .frame.config import FieldConfig as FieldConfig
 from .frame.meta import FrameMeta as FrameMeta
 from .frame.meta import Notice as Notice
+from .options import Secret as Secret
 from .plugin import Plugin as Plugin
 from .query import Query as Query
 from .query import QueryResponse as QueryResponse
@@ -53,6 +55,7 @@ __all__ = (
     "HealthStatus",
     "InstanceError",
     "Notice",
+    "OptionsError",
     "Plugin",
     "PluginContext",
     "PluginError",
@@ -63,6 +66,7 @@ __all__ = (
     "ResourceError",
     "ResourceRequest",
     "ResourceResponse",
+    "Secret",
     "Secrets",
     "Settings",
     "TimeRange",

@@ -11,6 +11,8 @@ annotated with the handler's input type  the :class:`~plutono_plugin.query.Query
                                          :class:`~plutono_plugin.resource.ResourceRequest`,
                                          the instance factory's settings
 annotated ``RequestContext``             the call's :class:`~plutono_plugin.context.RequestContext`
+annotated with the plugin's options      the datasource's typed settings (``Plugin(options=...)``,
+                                         :mod:`plutono_plugin.options`)
 a dataclass or pydantic model            the query JSON decoded into it (query handlers)
 named ``instance``                       the ``@plugin.instance`` object (or ``None``); its
                                          annotation is never evaluated
@@ -33,7 +35,7 @@ import typing
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
-from ._model import is_model_type
+from ._model import is_model_type, unwrap_optional
 from .context import RequestContext
 
 __all__ = ("INSTANCE_PARAMETER", "Binding", "bind_handler")
@@ -41,7 +43,7 @@ __all__ = ("INSTANCE_PARAMETER", "Binding", "bind_handler")
 INSTANCE_PARAMETER = "instance"
 """A handler parameter of this name receives the ``@plugin.instance`` object (or ``None``)."""
 
-Slot = Literal["input", "context", "model", "instance", "path"]
+Slot = Literal["input", "context", "model", "instance", "path", "options"]
 
 _EMPTY = inspect.Parameter.empty
 
@@ -66,8 +68,9 @@ class Binding:
         context: RequestContext | None,
         model: object = None,
         path: Mapping[str, Any] | None = None,
+        options: object = None,
     ) -> dict[str, Any]:
-        """Keyword arguments for one call."""
+        """Keyword arguments for one call (``options``: default ``context.options``)."""
         arguments: dict[str, Any] = {}
         for name, slot in self.slots.items():
             if slot == "input":
@@ -78,6 +81,10 @@ class Binding:
                 arguments[name] = model
             elif slot == "instance":
                 arguments[name] = context.instance if context is not None else None
+            elif slot == "options":
+                if options is None and context is not None:
+                    options = context.options
+                arguments[name] = options
             else:
                 arguments[name] = (path or {})[name]
         return arguments
@@ -93,6 +100,7 @@ def bind_handler(
     allow_context: bool = True,
     check_async: bool = True,
     allow_sync: bool = True,
+    options_type: type[Any] | None = None,
 ) -> Binding:
     """Check ``handler`` and work out its :class:`Binding`; ``TypeError`` names any problem.
 
@@ -130,6 +138,8 @@ def bind_handler(
             slots[parameter.name] = "path"
         elif annotation is _EMPTY:
             positional.append(parameter.name)
+        elif options_type is not None and unwrap_optional(annotation) is options_type:
+            slots[parameter.name] = "options"
         elif _is_input(annotation, input_types):
             slots[parameter.name] = "input"
         elif annotation is RequestContext and allow_context:

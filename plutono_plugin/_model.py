@@ -1,19 +1,39 @@
 """Decode a query's JSON into the dataclass or pydantic model a handler declares.
 
 Dataclass fields match a JSON key of the same name or its camelCase form
-(``duration_ms`` ↔ ``durationMs``); simple annotations are checked; pydantic models use their
-own validation. Every failure is a :class:`ModelError` naming the field.
+(``duration_ms`` ↔ ``durationMs``); simple annotations are checked, ``Literal`` values and enum
+members too (an enum field receives the member); pydantic models use their own validation.
+Every failure is a :class:`ModelError` naming the field.
+
+:func:`model_fields` describes a model's fields (JSON key, annotation, default, label and help
+from field metadata or attribute docstrings) for the generated frontend and typed settings.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import enum
+import inspect
+import itertools
+import textwrap
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ("ModelError", "decode_model", "is_model_type")
+__all__ = (
+    "MISSING",
+    "ModelError",
+    "ModelField",
+    "decode_model",
+    "is_model_type",
+    "model_fields",
+    "unwrap_optional",
+)
+
+MISSING: Any = dataclasses.MISSING
+"""The default of a field that has none (it is required)."""
 
 
 class ModelError(ValueError):
@@ -25,6 +45,15 @@ def is_model_type(annotation: object) -> bool:
     if not isinstance(annotation, type):
         return False
     return dataclasses.is_dataclass(annotation) or hasattr(annotation, "model_validate")
+
+
+def unwrap_optional(annotation: object) -> object:
+    """``X`` for ``X | None`` (and ``Optional[X]``); any other annotation unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
 
 
 def _camel(name: str) -> str:
@@ -42,27 +71,41 @@ _SIMPLE: dict[object, tuple[type, ...]] = {
 }
 
 
-def _check_value(field_name: str, annotation: object, value: object) -> None:
+def _check_value(field_name: str, annotation: object, value: object) -> Any:
+    """``value`` checked against ``annotation``; enum fields get the member, others the value."""
     origin = typing.get_origin(annotation) or annotation
     arguments = typing.get_args(annotation)
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in arguments:
-            return
+            return value
         for option in arguments:
             try:
-                _check_value(field_name, option, value)
+                return _check_value(field_name, option, value)
             except ModelError:
                 continue
-            return
         raise ModelError(f"field {field_name!r}: {value!r} does not match {annotation}")
+    if origin is typing.Literal:
+        if any(value == choice and type(value) is type(choice) for choice in arguments):
+            return value
+        choices = ", ".join(repr(choice) for choice in arguments)
+        raise ModelError(f"field {field_name!r}: {value!r} is not one of {choices}")
+    if isinstance(origin, type) and issubclass(origin, enum.Enum):
+        if isinstance(value, origin):
+            return value
+        try:
+            return origin(value)
+        except ValueError:
+            choices = ", ".join(repr(member.value) for member in origin)
+            raise ModelError(f"field {field_name!r}: {value!r} is not one of {choices}") from None
     allowed = _SIMPLE.get(origin)
     if allowed is None:
-        return  # types we do not check are passed through as decoded
+        return value  # types we do not check are passed through as decoded
     if isinstance(value, bool) and bool not in allowed:
         raise ModelError(f"field {field_name!r}: expected {origin.__name__}, got a boolean")  # type: ignore[union-attr]
     if not isinstance(value, allowed):
         expected = getattr(origin, "__name__", str(origin))
         raise ModelError(f"field {field_name!r}: expected {expected}, got {type(value).__name__}")
+    return value
 
 
 _FieldPlan = tuple[str, tuple[str, ...], object, bool]
@@ -118,8 +161,7 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
     for name, keys, annotation, required in _dataclass_plan(model):
         for key in keys:
             if key in data:
-                _check_value(key, annotation, data[key])
-                values[name] = data[key]
+                values[name] = _check_value(key, annotation, data[key])
                 break
         else:
             if required:
@@ -128,3 +170,141 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
         return model(**values)
     except (TypeError, ValueError) as error:
         raise ModelError(str(error)) from None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelField:
+    """One field of a query or settings model, as the frontend and the settings decoder see it.
+
+    ``key`` is the JSON key the frontend writes (camelCase for dataclasses, the alias or name
+    for pydantic); ``default`` is :data:`MISSING` for a required field; ``label``, ``help``,
+    ``placeholder`` and ``order`` come from dataclass ``field(metadata=...)`` (pydantic:
+    ``title``, ``description``, ``json_schema_extra``), ``help`` else from the attribute
+    docstring.
+    """
+
+    name: str
+    key: str
+    annotation: Any
+    default: Any
+    label: str
+    help: str
+    placeholder: str
+    order: float
+    metadata: Mapping[str, Any]
+
+    @property
+    def required(self) -> bool:
+        """True when the field has no default."""
+        return self.default is MISSING
+
+
+def _attribute_docs(model: type[Any]) -> dict[str, str]:
+    """Docstrings written under class attributes (string statements), along the MRO."""
+    docs: dict[str, str] = {}
+    for klass in reversed(model.__mro__):
+        if klass is object:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for statement, following in itertools.pairwise(body):
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                docs[statement.target.id] = inspect.cleandoc(following.value.value)
+    return docs
+
+
+def _label(name: str) -> str:
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def model_fields(model: type[Any]) -> tuple[ModelField, ...]:
+    """Describe the fields of a dataclass or pydantic model, ordered by ``order`` then source.
+
+    Example::
+
+        @dataclass
+        class Settings:
+            timeout_s: float = 5.0
+            '''Seconds before a request to the upstream gives up.'''
+
+        (timeout,) = model_fields(Settings)
+        assert (timeout.key, timeout.label) == ("timeoutS", "Timeout s")
+        assert timeout.help.startswith("Seconds")
+    """
+    docs = _attribute_docs(model)
+    described: list[ModelField] = []
+    pydantic_fields = getattr(model, "model_fields", None)
+    if isinstance(pydantic_fields, Mapping):
+        for name, info in pydantic_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            default = MISSING if info.is_required() else info.get_default(call_default_factory=True)
+            described.append(
+                _described(
+                    name,
+                    info.alias or name,
+                    info.annotation,
+                    default,
+                    extra,
+                    docs,
+                    label=info.title,
+                    help_text=info.description,
+                )
+            )
+    else:
+        hints = typing.get_type_hints(model, include_extras=True)
+        for field in dataclasses.fields(model):
+            if not field.init:
+                continue
+            if field.default is not dataclasses.MISSING:
+                default = field.default
+            elif field.default_factory is not dataclasses.MISSING:
+                default = field.default_factory()
+            else:
+                default = MISSING
+            described.append(
+                _described(
+                    field.name,
+                    _camel(field.name),
+                    hints.get(field.name, Any),
+                    default,
+                    dict(field.metadata),
+                    docs,
+                )
+            )
+    ranked = sorted(enumerate(described), key=lambda item: (item[1].order, item[0]))
+    return tuple(field for _, field in ranked)
+
+
+def _described(
+    name: str,
+    key: str,
+    annotation: Any,
+    default: Any,
+    metadata: Mapping[str, Any],
+    docs: Mapping[str, str],
+    *,
+    label: str | None = None,
+    help_text: str | None = None,
+) -> ModelField:
+    order = metadata.get("order", 0)
+    return ModelField(
+        name=name,
+        key=key,
+        annotation=annotation,
+        default=default,
+        label=str(metadata.get("label") or label or _label(name)),
+        help=str(metadata.get("help") or help_text or docs.get(name, "")),
+        placeholder=str(metadata.get("placeholder", "")),
+        order=float(order) if isinstance(order, int | float) else 0.0,
+        metadata=types.MappingProxyType(dict(metadata)),
+    )

@@ -121,7 +121,16 @@ class ResourceRoute:
         router = ResourceRouter([ResourceRoute("items/{item_id}", get_item, methods=["GET"])])
     """
 
-    __slots__ = ("binding", "converters", "handler", "methods", "name", "path", "pattern")
+    __slots__ = (
+        "binding",
+        "converters",
+        "handler",
+        "methods",
+        "name",
+        "options_type",
+        "path",
+        "pattern",
+    )
 
     def __init__(
         self,
@@ -129,6 +138,8 @@ class ResourceRoute:
         handler: ResourceHandler,
         methods: Collection[str] = ("GET",),
         name: str | None = None,
+        *,
+        options_type: type[Any] | None = None,
     ) -> None:
         label = getattr(handler, "__qualname__", repr(handler))
         if inspect.isasyncgenfunction(handler):
@@ -144,8 +155,15 @@ class ResourceRoute:
         self.methods: frozenset[str] = frozenset(upper)
         self.handler = handler
         self.name: str = name or label
+        # The plugin's typed options: a parameter annotated with it receives them (set by the
+        # router the route is added to, like query routes).
+        self.options_type = options_type
         self.binding = bind_handler(
-            handler, kind="resource", input_types=(ResourceRequest,), path_params=names
+            handler,
+            kind="resource",
+            input_types=(ResourceRequest,),
+            path_params=names,
+            options_type=options_type,
         )
         where = f"resource handler {label} for {self.path!r}"
         self.converters: Mapping[str, Converter] = {

@@ -158,12 +158,15 @@ class RequestContext:
 
     ``instance`` is what the plugin's ``@plugin.instance`` factory built for this datasource (or
     app), or ``None`` when the plugin registers no factory or the call has no settings.
+    ``options`` is the datasource's typed settings when the plugin declares
+    ``Plugin(options=...)`` (see :mod:`plutono_plugin.options`), else ``None``.
     """
 
     plugin: PluginContext = field(default_factory=PluginContext)
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     settings: Settings = field(default_factory=Settings)
     instance: Any = None
+    options: Any = None
 
     def __repr__(self) -> str:
         # Headers may carry the user's OAuth token (oauthPassThru, contract 2.4.1).
@@ -173,7 +176,7 @@ class RequestContext:
         }
         return (
             f"RequestContext(plugin={self.plugin!r}, headers={headers!r}, "
-            f"settings={self.settings!r}, instance={self.instance!r})"
+            f"settings={self.settings!r}, instance={self.instance!r}, options={self.options!r})"
         )
 
     @property

@@ -103,14 +103,22 @@ class HealthCheck:
     """A registered health check handler, validated and bound once (``TypeError`` if bad)."""
 
     handler: HealthCheckHandler
+    options_type: type[Any] | None = field(default=None, repr=False)
+    """The plugin's typed options: a parameter annotated with it receives them."""
     binding: Binding = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        binding = bind_handler(self.handler, kind="health check", input_types=(), allow_model=False)
+        binding = bind_handler(
+            self.handler,
+            kind="health check",
+            input_types=(),
+            allow_model=False,
+            options_type=self.options_type,
+        )
         if "input" in binding.slots.values():
             raise TypeError(
                 f"health check handler {getattr(self.handler, '__qualname__', self.handler)} "
-                "takes only the RequestContext"
+                "takes only the RequestContext (and the plugin's options)"
             )
         object.__setattr__(self, "binding", binding)
 

@@ -9,6 +9,7 @@ Every error names what went wrong and carries the fields a caller needs to act o
     ├── QueryError              a query failed; becomes that refId's ``error`` (ref_id)
     ├── ResourceError           a resource call failed with an HTTP status (status)
     └── InstanceError           a per-datasource instance could not be created (datasource_id)
+        └── OptionsError        a datasource's settings do not fit Plugin(options=...) (field)
 
 Handlers may raise :class:`QueryError` and :class:`ResourceError` on purpose to choose the
 message (and the status) the host sees; any other exception is caught, logged with its traceback
@@ -23,6 +24,7 @@ __all__ = (
     "FrameError",
     "HandshakeError",
     "InstanceError",
+    "OptionsError",
     "PluginError",
     "QueryError",
     "ResourceError",
@@ -127,6 +129,23 @@ class InstanceError(PluginError):
 
     def __repr__(self) -> str:
         return f"InstanceError({self.message!r}, datasource_id={self.datasource_id!r})"
+
+
+class OptionsError(InstanceError):
+    """A datasource's settings do not fit the plugin's declared options; ``field`` names it.
+
+    Every call of that datasource fails with it: "Save & Test" shows an ERROR, each query
+    answers it for its refId (see :mod:`plutono_plugin.options`).
+    """
+
+    def __init__(
+        self, message: str, *, datasource_id: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, datasource_id=datasource_id)
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"OptionsError({self.message!r}, field={self.field!r})"
 
 
 def describe_exception(error: BaseException) -> str:

@@ -51,7 +51,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import anyio
 
-from ._binding import bind_handler
+from ._binding import Binding, bind_handler
 from ._calls import is_cancellation
 from .context import AppSettings, DataSourceSettings, PluginContext
 from .errors import InstanceError
@@ -89,6 +89,7 @@ class _Target:
     settings: InstanceSettings
     description: str
     datasource_id: int | None
+    options: object = None
 
 
 @dataclass(eq=False)
@@ -108,28 +109,46 @@ def _function_name(factory: object) -> str:
     return getattr(factory, "__qualname__", None) or repr(factory)
 
 
-def _accepted_kinds(factory: object, name: str) -> frozenset[str]:
-    """Validate the factory's signature; return the call kinds its settings annotation accepts."""
-    try:
-        inspect.signature(cast(Callable[..., object], factory)).bind(object())
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"instance factory {name} must take exactly one positional argument (the settings)"
-        ) from None
+def _bind_factory(
+    factory: object, name: str, options_type: type[Any] | None
+) -> tuple[Binding, frozenset[str]]:
+    """Validate the factory's signature; return its binding and the call kinds it accepts.
+
+    It takes the settings, the plugin's typed options (a parameter annotated with the type given
+    as ``Plugin(options=...)``; datasource calls only), or both.
+    """
+    if options_type is None:
+        try:
+            inspect.signature(cast(Callable[..., object], factory)).bind(object())
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"instance factory {name} must take exactly one positional argument (the settings)"
+            ) from None
     binding = bind_handler(
         cast(Callable[..., object], factory),
         kind="instance factory",
         input_types=(DataSourceSettings, AppSettings, Any, object),
         allow_context=False,
         check_async=False,
+        options_type=options_type,
     )
+    slots = list(binding.slots.values())
+    if not slots or len(slots) != len(set(slots)):
+        what = "the settings" if options_type is None else "the settings and/or the options"
+        raise TypeError(f"instance factory {name} must take {what}, one parameter each")
     parameter = binding.parameter("input")
-    annotation = binding.annotations.get(parameter or "", Any)
+    if parameter is None:
+        return binding, frozenset({"datasource"})
+    annotation = binding.annotations.get(parameter, Any)
     if annotation in (Any, object, inspect.Parameter.empty):
-        return frozenset(_KINDS.values())
-    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
-    members = typing.get_args(annotation) if is_union else (annotation,)
-    return frozenset(_KINDS[member] for member in members if member in _KINDS)
+        kinds = frozenset(_KINDS.values())
+    else:
+        is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        members = typing.get_args(annotation) if is_union else (annotation,)
+        kinds = frozenset(_KINDS[member] for member in members if member in _KINDS)
+    if binding.parameter("options") is not None:
+        kinds &= {"datasource"}
+    return binding, kinds
 
 
 async def _close_object(instance: object) -> None:
@@ -167,6 +186,7 @@ class InstanceManager(Generic[T]):
         *,
         dispose_timeout: float = 10.0,
         idle_timeout: float | None = 3600.0,
+        options_type: type[Any] | None = None,
     ) -> None:
         name = _function_name(factory)
         if not callable(factory):
@@ -186,7 +206,8 @@ class InstanceManager(Generic[T]):
         self.dispose_timeout = dispose_timeout
         self.idle_timeout = idle_timeout
         self._sweeper: asyncio.Task[None] | None = None
-        self._kinds = _accepted_kinds(factory, name)
+        self.options_type = options_type
+        self._binding, self._kinds = _bind_factory(factory, name, options_type)
         self._current: dict[_Key, _Entry[T]] = {}
         self._retired: set[_Entry[T]] = set()
         self._locks: dict[_Key, anyio.Lock] = {}
@@ -210,13 +231,16 @@ class InstanceManager(Generic[T]):
         return self._closed
 
     @asynccontextmanager
-    async def acquire(self, context: PluginContext) -> AsyncIterator[T | None]:
+    async def acquire(
+        self, context: PluginContext, options: object = None
+    ) -> AsyncIterator[T | None]:
         """Yield the instance for the call's datasource or app, creating it if needed.
 
+        ``options`` are the datasource's typed options, for a factory that asks for them.
         Yields ``None`` when the call has no settings of a kind the factory accepts. Raises
         :class:`InstanceError` when the factory fails or the manager is closed.
         """
-        target = self._target(context)
+        target = self._target(context, options)
         if target is None:
             yield None
             return
@@ -255,7 +279,7 @@ class InstanceManager(Generic[T]):
         # A method, not the attribute, so type narrowing does not survive the awaits around it.
         return self._closed
 
-    def _target(self, context: PluginContext) -> _Target | None:
+    def _target(self, context: PluginContext, options: object) -> _Target | None:
         datasource = context.datasource
         if datasource is not None and "datasource" in self._kinds:
             return _Target(
@@ -264,6 +288,7 @@ class InstanceManager(Generic[T]):
                 settings=datasource,
                 description=f"datasource {datasource.name!r} (id {datasource.id})",
                 datasource_id=datasource.id,
+                options=options,
             )
         app = context.app
         if app is not None and "app" in self._kinds:
@@ -338,12 +363,12 @@ class InstanceManager(Generic[T]):
         try:
             if self._generator:
                 opener = asynccontextmanager(cast(Callable[..., AsyncIterator[T]], self.factory))
-                context = opener(target.settings)
+                context = opener(**self._arguments(target))
                 instance = await context.__aenter__()
                 close: _Closer = lambda: context.__aexit__(None, None, None)  # noqa: E731
             else:
                 function = cast(Callable[..., Awaitable[T]], self.factory)
-                instance = await function(target.settings)
+                instance = await function(**self._arguments(target))
                 close = lambda: _close_object(instance)  # noqa: E731
         except BaseException as error:  # SystemExit too: this call's error, retried next time
             if is_cancellation(error):
@@ -364,6 +389,9 @@ class InstanceManager(Generic[T]):
             )
         self.created += 1
         return _Entry(target.key, target.version, instance, close, target.description)
+
+    def _arguments(self, target: _Target) -> dict[str, Any]:
+        return self._binding.arguments(target.settings, None, options=target.options)
 
     def _schedule_disposal(self, entry: _Entry[T]) -> None:
         if entry.disposal is None:

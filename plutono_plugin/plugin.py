@@ -17,6 +17,7 @@ from ._asgi import ASGIApp
 from ._calls import WorkerThreads
 from .diagnostics import HealthCheck
 from .instances import InstanceManager
+from .options import OptionsDecoder
 from .query import QueryHandler, QueryRoute, QueryRouter
 from .resource import Mount, ResourceHandler, ResourceRoute, ResourceRouter
 
@@ -71,6 +72,10 @@ class Plugin:
         network: ``auto`` (unix socket, TCP fallback), ``unix`` or ``tcp`` (contract 1.5).
         lifespan: an ``@asynccontextmanager`` function taking the plugin (or use
             :meth:`lifespan` as a decorator).
+        options: the datasource's typed settings, a dataclass or pydantic model whose fields
+            live in ``jsonData`` (:class:`~plutono_plugin.options.Secret` fields in
+            ``secureJsonData``); handler and instance factory parameters annotated with it
+            receive them, and the generated frontend edits them (:mod:`plutono_plugin.options`).
         query_routes: :class:`~plutono_plugin.query.QueryRoute` objects, the declarative
             form of ``@plugin.query``.
         resource_routes: :class:`~plutono_plugin.resource.ResourceRoute` and
@@ -91,6 +96,7 @@ class Plugin:
         instance_idle_timeout: float | None = 3600.0,
         network: str = "auto",
         lifespan: Lifespan | None = None,
+        options: type[Any] | None = None,
         query_routes: Sequence[QueryRoute] = (),
         resource_routes: Sequence[ResourceRoute | Mount] = (),
     ) -> None:
@@ -113,11 +119,16 @@ class Plugin:
             raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
         self.workers = WorkerThreads(max_sync_handlers)
         """The worker threads plain ``def`` handlers run in."""
+        self.options = OptionsDecoder(options) if options is not None else None
+        """Decodes the typed options of ``Plugin(options=...)`` (``.model`` is the type)."""
         self.queries = QueryRouter(
-            query_routes, max_concurrency=max_concurrent_queries, workers=self.workers
+            query_routes,
+            max_concurrency=max_concurrent_queries,
+            workers=self.workers,
+            options_type=options,
         )
         """The query router (``@plugin.query`` adds to it)."""
-        self.resources = ResourceRouter(resource_routes, workers=self.workers)
+        self.resources = ResourceRouter(resource_routes, workers=self.workers, options_type=options)
         """The resource router (``@plugin.resource`` and :meth:`mount_asgi` add to it)."""
         self.health_check: HealthCheck | None = None
         """The ``@plugin.check_health`` handler, if any (default: always OK)."""
@@ -132,6 +143,11 @@ class Plugin:
         self._lifespan: Lifespan | None = None
         if lifespan is not None:
             self.lifespan(lifespan)
+
+    @property
+    def options_type(self) -> type[Any] | None:
+        """The type given as ``Plugin(options=...)``, if any."""
+        return self.options.model if self.options is not None else None
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -187,7 +203,7 @@ class Plugin:
 
     def check_health(self, handler: F) -> F:
         """Decorator: the health check behind "Save & Test" (default: always OK)."""
-        check = HealthCheck(handler)
+        check = HealthCheck(handler, options_type=self.options_type)
         if self.health_check is not None:
             raise ValueError("a health check handler is already registered")
         self.health_check = check
@@ -197,10 +213,14 @@ class Plugin:
         """Decorator: an async factory (or async generator) building per-datasource state.
 
         Handlers find the result as ``context.instance``; see :mod:`plutono_plugin.instances`.
+        The factory takes the settings, the typed options (a parameter annotated with the
+        ``Plugin(options=...)`` type), or both.
         """
         if self.instances is not None:
             raise ValueError("an instance factory is already registered")
-        self.instances = InstanceManager(factory, idle_timeout=self.instance_idle_timeout)
+        self.instances = InstanceManager(
+            factory, idle_timeout=self.instance_idle_timeout, options_type=self.options_type
+        )
         return factory
 
     def lifespan(self, function: Lifespan) -> Lifespan:
@@ -230,6 +250,7 @@ class Plugin:
                 closed.factory,
                 dispose_timeout=closed.dispose_timeout,
                 idle_timeout=closed.idle_timeout,
+                options_type=closed.options_type,
             )
         try:
             if self._lifespan is None:

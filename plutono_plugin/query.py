@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -162,6 +163,9 @@ class QueryRoute:
     handler: QueryHandler
     batch: bool = False
     timeout: float | None = None
+    options_type: type[Any] | None = field(default=None, repr=False)
+    """The plugin's typed options (``Plugin(options=...)``): a parameter annotated with it
+    receives the datasource's options. Set by the router the route is added to."""
     binding: Binding = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -171,6 +175,7 @@ class QueryRoute:
             kind=kind,
             input_types=(list, Sequence) if self.batch else (Query,),
             allow_model=not self.batch,
+            options_type=self.options_type,
         )
         if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise ValueError(f"query route {self.query_type!r}: timeout must be > 0 seconds")
@@ -229,17 +234,21 @@ class QueryRouter:
         *,
         max_concurrency: int = 10,
         workers: WorkerThreads | None = None,
+        options_type: type[Any] | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.workers = workers or WorkerThreads()
         self._routes: dict[str | None, QueryRoute] = {}
+        self._options_type = options_type
         self._max_concurrency = max_concurrency
         self._limiter: anyio.CapacityLimiter | None = None
         for route in routes:
             self._add(route)
 
     def _add(self, route: QueryRoute) -> None:
+        if route.options_type is not self._options_type:  # bound again, knowing the options
+            route = dataclasses.replace(route, options_type=self._options_type)
         if route.query_type in self._routes:
             what = "fallback" if route.query_type is None else f"query type {route.query_type!r}"
             raise ValueError(f"a handler for the {what} is already registered")
@@ -254,7 +263,9 @@ class QueryRouter:
         timeout: float | None = None,
     ) -> QueryRoute:
         """Register ``handler`` for ``query_type`` (``None`` = fallback); validated now."""
-        route = QueryRoute(query_type, handler, batch=batch, timeout=timeout)
+        route = QueryRoute(
+            query_type, handler, batch=batch, timeout=timeout, options_type=self._options_type
+        )
         self._add(route)
         return route
 

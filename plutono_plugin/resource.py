@@ -84,9 +84,11 @@ class ResourceRouter:
         routes: Collection[ResourceRoute | Mount] = (),
         *,
         workers: WorkerThreads | None = None,
+        options_type: type[Any] | None = None,
     ) -> None:
         self.workers = workers or WorkerThreads()
         self._entries: list[ResourceRoute | Mount] = []
+        self._options_type = options_type
         self._tasks: set[asyncio.Task[None]] = set()
         self._set_cookie_warned: set[str] = set()
         for entry in routes:
@@ -101,6 +103,14 @@ class ResourceRouter:
         return bool(self._entries)
 
     def _add(self, entry: ResourceRoute | Mount) -> None:
+        if isinstance(entry, ResourceRoute) and entry.options_type is not self._options_type:
+            entry = ResourceRoute(  # bound again, knowing the plugin's options
+                entry.path,
+                entry.handler,
+                entry.methods,
+                entry.name,
+                options_type=self._options_type,
+            )
         for other in self._entries:
             if isinstance(entry, ResourceRoute) and isinstance(other, ResourceRoute):
                 clash = entry.path == other.path and entry.methods & other.methods - {"HEAD"}
@@ -124,7 +134,7 @@ class ResourceRouter:
         name: str | None = None,
     ) -> ResourceRoute:
         """Register ``handler`` for ``path``; ``TypeError``/``ValueError`` if it is invalid."""
-        route = ResourceRoute(path, handler, methods, name)
+        route = ResourceRoute(path, handler, methods, name, options_type=self._options_type)
         self._add(route)
         return route
 

@@ -58,7 +58,7 @@ def node_package(package: str) -> Path:
     """Install ``tests/interop/<package>``'s npm dependencies (once) and return its folder."""
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
-        skip_or_fail("Node.js/npm is not installed (needed for the apache-arrow 0.16.0 decoder)")
+        skip_or_fail(f"Node.js/npm is not installed (needed for tests/interop/{package})")
     folder = INTEROP / package
     if not (folder / "node_modules").is_dir():
         result = subprocess.run(

@@ -172,11 +172,31 @@ async def test_stream_handler_yields_the_requested_chunks() -> None:
 
 
 async def test_health_handler_follows_json_data() -> None:
-    ok = await example.health(datasource_context())
-    failing = await example.health(datasource_context(fail=True))
+    ok = await example.health(example.QuickstartOptions())
+    failing = await example.health(example.QuickstartOptions(fail=True))
 
     assert ok.status is HealthStatus.OK
     assert failing.status is HealthStatus.ERROR and "fail" in failing.message
+
+
+async def test_the_unit_and_max_points_settings_shape_the_sine_frame() -> None:
+    query = make_query("A", seconds=60, max_data_points=600)
+    options = example.QuickstartOptions(unit="percent", max_points=6)
+    frame = await example.sine(query, example.SineQuery(), RequestContext(), options)
+    assert len(frame.field("time").values) == 6  # capped by the setting, not the panel's 600
+    config = frame.field("value").config
+    assert config is not None and config.unit == "percent"
+
+
+async def test_the_fail_setting_fails_save_and_test_through_the_services() -> None:
+    settings = DataSourceSettings(id=4, name="demo", raw_json_data=b'{"fail": true}')
+    context = PluginContext(org_id=1, datasource=settings)
+    async with PluginTestClient(example.plugin, context=context) as client:
+        health = await client.check_health()
+    assert (health.status, health.message) == (
+        "ERROR",
+        "the fail setting is on: failing on purpose",
+    )
 
 
 # -- through the transport-free routers the gRPC adapter uses -----------------------------------

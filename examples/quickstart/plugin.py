@@ -3,8 +3,12 @@
 Query types: "" and ``sine`` (a wide time series), ``error`` (fails with ``message``), ``slow``
 (waits ``durationMs``, then answers like sine), ``table`` (one column of each basic type).
 Resources: ``ping``, ``echo``, ``stream?chunks=N``, ``items/{item_id}``. Health: OK, or ERROR
-when the datasource's jsonData has ``"fail": true``. An instance per datasource counts the
-queries it served (metric ``quickstart_queries_served``).
+when the datasource's setting ``fail`` is on. An instance per datasource counts the queries it
+served (metric ``quickstart_queries_served``).
+
+The datasource's settings are typed (:class:`QuickstartOptions`) and the query models are
+dataclasses: ``plutono-plugin build`` generates the settings page and the query editor from them
+(docs/frontend.md), so this plugin ships no JavaScript.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client import Counter
 
 from plutono_plugin import (
     DataSourceSettings,
     Field,
+    FieldConfig,
     Frame,
     HealthResult,
     Plugin,
@@ -29,9 +34,25 @@ from plutono_plugin import (
     RequestContext,
     ResourceRequest,
     ResourceResponse,
+    Secret,
 )
 
-plugin = Plugin()
+
+@dataclass
+class QuickstartOptions:
+    """The datasource's settings page: jsonData fields, and ``api_key`` in secureJsonData."""
+
+    unit: Literal["", "percent", "ms", "short"] = ""
+    """Unit of the sine values (empty: none)."""
+    max_points: int = 0
+    """Most points per sine series; 0 leaves it to the panel's max data points."""
+    fail: bool = False
+    """Make "Save & Test" fail on purpose, to see how an ERROR looks."""
+    api_key: Secret | None = field(default=None, metadata={"label": "API key"})
+    """Not used by the quickstart; shows how a secret setting is stored and reset."""
+
+
+plugin = Plugin(options=QuickstartOptions)
 
 SERVED = Counter("quickstart_queries_served", "Queries answered, by datasource.", ("datasource",))
 
@@ -69,7 +90,9 @@ class SineQuery:
     """The query editor's JSON for sine queries: ``{"amplitude": 2, "labels": {"host": "a"}}``."""
 
     amplitude: float = 1.0
+    """Peak value of the wave."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of the series, as a JSON object: {"host": "a"}."""
 
 
 @dataclass
@@ -77,6 +100,7 @@ class SlowQuery(SineQuery):
     """A sine query that first waits ``durationMs`` milliseconds."""
 
     duration_ms: int = 0
+    """Milliseconds to wait before answering."""
 
 
 @dataclass
@@ -84,16 +108,19 @@ class ErrorQuery:
     """A query that fails with ``message``."""
 
     message: str = "query failed"
+    """The error text (template variables such as $host are replaced)."""
 
 
-def sine_frame(query: Query, model: SineQuery) -> Frame:
+def sine_frame(query: Query, model: SineQuery, options: QuickstartOptions | None = None) -> Frame:
     """One wide frame: ``time`` and ``value = amplitude * sin(t)`` over the time range.
 
-    The step is ``max(intervalMS, range / maxDataPoints)``, or 1 s when both are 0 (alerting
-    sends zeros).
+    The step is ``max(intervalMS, range / points)`` with ``points`` the panel's max data points
+    capped by the ``max_points`` setting, or 1 s when all are 0 (alerting sends zeros).
     """
+    settings = options or QuickstartOptions()
     span_ms = max(query.time_range.to_ms - query.time_range.from_ms, 0)
-    per_point_ms = span_ms // query.max_data_points if query.max_data_points else 0
+    points = min(filter(None, (query.max_data_points, settings.max_points)), default=0)
+    per_point_ms = span_ms // points if points else 0
     step_ms = max(query.interval_ms, per_point_ms) or 1000
     start = query.time_range.from_ms
     times = range(start, start + span_ms, step_ms)  # epoch milliseconds
@@ -107,25 +134,36 @@ def sine_frame(query: Query, model: SineQuery) -> Frame:
                 [model.amplitude * math.sin(t / 1000) for t in times],
                 type="float64",
                 labels={str(k): str(v) for k, v in model.labels.items()} or None,
+                config=FieldConfig(unit=settings.unit) if settings.unit else None,
             ),
         ],
     )
 
 
-@plugin.query("")
 @plugin.query("sine")
-async def sine(query: Query, model: SineQuery, context: RequestContext) -> Frame:
-    """The default query type: a sine wave."""
+@plugin.query("")  # registered first: the editor's first choice, what a new query gets
+async def sine(
+    query: Query,
+    model: SineQuery,
+    context: RequestContext,
+    options: QuickstartOptions | None = None,
+) -> Frame:
+    """A sine wave over the time range."""
     record(context)
-    return sine_frame(query, model)
+    return sine_frame(query, model, options)
 
 
 @plugin.query("slow")
-async def slow(query: Query, model: SlowQuery, context: RequestContext) -> Frame:
-    """Wait without blocking the other queries of the request, then answer like ``sine``."""
+async def slow(
+    query: Query,
+    model: SlowQuery,
+    context: RequestContext,
+    options: QuickstartOptions | None = None,
+) -> Frame:
+    """Wait without blocking the other queries of the request, then answer like sine."""
     await asyncio.sleep(model.duration_ms / 1000)
     record(context)
-    return sine_frame(query, model)
+    return sine_frame(query, model, options)
 
 
 @plugin.query("error")
@@ -194,11 +232,10 @@ async def item(request: ResourceRequest, item_id: int) -> dict[str, Any]:
 
 
 @plugin.check_health
-async def health(context: RequestContext) -> HealthResult:
-    """ "Save & Test": ERROR when the datasource's jsonData has ``"fail": true``."""
-    datasource = context.datasource
-    if datasource is not None and datasource.json_data.get("fail") is True:
-        return HealthResult.error("jsonData.fail is set: failing on purpose")
+async def health(options: QuickstartOptions | None) -> HealthResult:
+    """ "Save & Test": ERROR when the datasource's setting ``fail`` is on."""
+    if options is not None and options.fail:
+        return HealthResult.error("the fail setting is on: failing on purpose")
     return HealthResult.ok("quickstart datasource is working")
 
 

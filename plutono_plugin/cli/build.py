@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigurationError
+from ..frontend import write_frontend
 
 __all__ = ("PLATFORMS", "BuildResult", "build_plugin_dir")
 
@@ -96,6 +97,8 @@ def build_plugin_dir(
             shutil.copyfile(path, output / extra)
         elif path.is_dir():
             shutil.copytree(path, output / extra, dirs_exist_ok=True)
+    # The generated frontend (issue 10): module.js unless the source ships one, a default logo.
+    write_frontend(source, output, manifest, entry=entry, python=interpreter)
     # Launchers run Python with -B (nothing written at run time), so compile now: without .pyc
     # files every start would compile the framework and the plugin from source (~25 ms).
     for directory in (source, Path(__file__).resolve().parent):

@@ -60,12 +60,18 @@ class Core:
     async def context(
         self, message: pluginv2.PluginContext | None, headers: Mapping[str, str]
     ) -> AsyncIterator[RequestContext]:
-        """The call's :class:`RequestContext`, holding its instance for the whole call."""
+        """The call's :class:`RequestContext`, holding its instance for the whole call.
+
+        Typed options that do not fit raise :class:`~plutono_plugin.options.OptionsError` (an
+        ``InstanceError``: the caller reports it as for a failed instance).
+        """
         plugin_context = plugin_context_from_proto(message)
         frozen_headers = MappingProxyType(dict(headers))
+        decoder = self.plugin.options
+        options = decoder.decode(plugin_context.datasource) if decoder is not None else None
         manager = self.plugin.instances
         if manager is None:
-            yield RequestContext(plugin_context, frozen_headers, self.settings)
+            yield RequestContext(plugin_context, frozen_headers, self.settings, None, options)
             return
-        async with manager.acquire(plugin_context) as instance:
-            yield RequestContext(plugin_context, frozen_headers, self.settings, instance)
+        async with manager.acquire(plugin_context, options) as instance:
+            yield RequestContext(plugin_context, frozen_headers, self.settings, instance, options)

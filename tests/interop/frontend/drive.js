@@ -1,0 +1,256 @@
+// Drive a generated module.js like a user in Plutono's UI; report what the plugin emitted.
+//
+//   node drive.js SCENARIO.json   (prints one JSON document on stdout)
+//
+// SCENARIO = {"module": "/path/module.js", "steps": [STEP, ...]}; every step yields one result:
+//   {"do": "config", "options": {...}}       render the config editor (a datasource's settings)
+//   {"do": "query", "query": {...}}          render the query editor
+//   {"do": "app", "meta": {...}}             render an app's configuration page
+//   {"do": "input", "label": L, "text": T}   type T into the input labelled L, then leave it
+//   {"do": "toggle", "label": L}             click the switch labelled L
+//   {"do": "select", "label": L, "option": O}  open the select labelled L, pick option O
+//   {"do": "reset", "label": L}              click "Reset" of the secret field labelled L
+//   {"do": "click", "text": T}               click the button showing T
+//   {"do": "send", "targets": [...], "variables": {...}, "range": [fromMs, toMs]}
+//        run the datasource's query(); the /api/ds/query request is captured, not sent
+//   {"do": "health", "reply": {...}}         "Save & Test" with the host answering `reply`
+// Editors are re-rendered with what they emit, as Plutono does (they are controlled).
+'use strict';
+
+const fs = require('fs');
+const harness = require('./harness');
+const { React, ReactDOM, grafanaData, grafanaRuntime } = harness;
+const { of, throwError } = require('rxjs');
+
+const scenario = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const root = document.getElementById('root');
+
+let events = [];
+let requests = [];
+let current = null; // {kind, props}
+
+function render() {
+  ReactDOM.render(React.createElement(current.component, current.props), root);
+}
+
+function snapshot() {
+  const labels = Array.from(root.querySelectorAll('label')).map((label) => label.textContent.trim());
+  const inputs = Array.from(root.querySelectorAll('input')).map((input) => ({
+    label: input.getAttribute('aria-label') || besideLabel(input) || input.id,
+    type: input.type,
+    value: input.type === 'checkbox' ? input.checked : input.value,
+    disabled: input.disabled,
+  }));
+  const selected = Array.from(root.querySelectorAll('[class*="singleValue"], [class*="SingleValue"]')).map(
+    (node) => node.textContent
+  );
+  const buttons = Array.from(root.querySelectorAll('button')).map((button) => button.textContent.trim());
+  return { labels, inputs, selected, buttons, text: root.textContent };
+}
+
+// The input a user finds by its label: aria-label, <label for>, or the label beside it.
+function byLabel(label) {
+  const inputs = Array.from(root.querySelectorAll('input'));
+  let found = inputs.filter((input) => input.getAttribute('aria-label') === label || (input.id && labelFor(input.id) === label));
+  if (!found.length) {
+    const beside = labelled(label).map((node) => node.closest('.gf-form'));
+    found = beside.filter(Boolean).map((row) => row.querySelector('input')).filter(Boolean);
+  }
+  if (!found.length) {
+    throw new Error(`no input labelled ${JSON.stringify(label)} in: ${JSON.stringify(snapshot())}`);
+  }
+  return found[0];
+}
+
+function besideLabel(input) {
+  const row = input.closest('.gf-form');
+  const label = row && row.querySelector('label');
+  return label ? label.textContent.trim() : '';
+}
+
+function labelled(text) {
+  return Array.from(root.querySelectorAll('label')).filter((node) => node.textContent.trim() === text);
+}
+
+function labelFor(id) {
+  const label = root.querySelector(`label[for="${id}"]`);
+  return label ? label.textContent.trim() : null;
+}
+
+function setValue(input, text) {
+  const setter = Object.getOwnPropertyDescriptor(window.HTMLInputElement.prototype, 'value').set;
+  setter.call(input, text);
+  input.dispatchEvent(new window.Event('input', { bubbles: true }));
+}
+
+function keyDown(node, key, keyCode) {
+  node.dispatchEvent(new window.KeyboardEvent('keydown', { key, keyCode, which: keyCode, bubbles: true }));
+}
+
+function editor(kind, component, props) {
+  current = { kind, component, props };
+  render();
+  return snapshot();
+}
+
+function plutonoProps(kind) {
+  if (kind === 'config') {
+    return (options) => {
+      events.push({ onOptionsChange: options });
+      current.props = Object.assign({}, current.props, { options });
+      render();
+    };
+  }
+  return (query) => {
+    events.push({ onChange: query });
+    current.props = Object.assign({}, current.props, { query });
+    render();
+  };
+}
+
+function backendSrv(reply) {
+  const record = (options) => {
+    requests.push({ url: options.url, method: options.method, data: options.data });
+  };
+  return {
+    fetch(options) {
+      record(options);
+      return of({ data: { results: {} }, status: 200, ok: true });
+    },
+    request(options) {
+      record(options);
+      // Plutono answers 503 for a non-OK health status (contract 2.4.5): the body is in err.data.
+      return reply.status === 'OK' ? Promise.resolve(reply) : Promise.reject({ status: 503, data: reply });
+    },
+    post(url, data) {
+      record({ url, method: 'POST', data });
+      return Promise.resolve({});
+    },
+    get(url) {
+      record({ url, method: 'GET' });
+      return Promise.resolve({});
+    },
+  };
+}
+
+function templateSrv(variables) {
+  const replace = (text, scopedVars) =>
+    String(text).replace(/\$\{(\w+)\}|\$(\w+)/g, (match, braced, bare) => {
+      const name = braced || bare;
+      if (scopedVars && scopedVars[name]) {
+        return String(scopedVars[name].value);
+      }
+      return Object.prototype.hasOwnProperty.call(variables, name) ? String(variables[name]) : match;
+    });
+  return { replace, getVariables: () => [], updateTimeRange: () => {} };
+}
+
+function dataSource(module) {
+  const meta = { id: 'test-datasource', name: 'test', type: 'datasource', info: {}, module: 'plugins/test/module' };
+  const instanceSettings = { id: 7, uid: 'ds-uid', type: meta.id, name: 'dev', meta, jsonData: {} };
+  return new module.plugin.DataSourceClass(instanceSettings);
+}
+
+async function run(step, module) {
+  const plugin = module.plugin;
+  switch (step.do) {
+    case 'config':
+      return editor('config', plugin.components.ConfigEditor, { options: step.options, onOptionsChange: plutonoProps('config') });
+    case 'query': {
+      const onRunQuery = () => events.push({ onRunQuery: true });
+      const props = { query: step.query, onChange: plutonoProps('query'), onRunQuery, datasource: dataSource(module) };
+      return editor('query', plugin.components.QueryEditor, props);
+    }
+    case 'app': {
+      grafanaRuntime.setBackendSrv(backendSrv({}));
+      plugin.meta = step.meta;
+      return editor('app', plugin.configPages[0].body, { plugin, query: {} });
+    }
+    case 'input': {
+      const input = byLabel(step.label);
+      input.focus();
+      setValue(input, step.text);
+      input.dispatchEvent(new window.FocusEvent('focusout', { bubbles: true }));
+      return snapshot();
+    }
+    case 'toggle':
+      byLabel(step.label).click();
+      return snapshot();
+    case 'select': {
+      const input = byLabel(step.label);
+      input.focus();
+      keyDown(input, 'ArrowDown', 40);
+      const options = Array.from(document.querySelectorAll('[aria-label="Select option"]'));
+      const option = options.filter((node) => node.textContent.trim().startsWith(step.option))[0];
+      if (!option) {
+        throw new Error(`no option ${step.option} in ${options.map((node) => node.textContent)}`);
+      }
+      option.click();
+      return snapshot();
+    }
+    case 'reset': {
+      const label = labelled(step.label)[0];
+      const row = label && label.closest('.gf-form');
+      const button = row && Array.from(row.querySelectorAll('button')).filter((b) => b.textContent.trim() === 'Reset')[0];
+      if (!button) {
+        throw new Error(`no secret field ${step.label} with a Reset button in ${JSON.stringify(snapshot())}`);
+      }
+      button.click();
+      return snapshot();
+    }
+    case 'click': {
+      const button = Array.from(root.querySelectorAll('button')).filter((b) => b.textContent.trim() === step.text)[0];
+      button.click();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return snapshot();
+    }
+    case 'send': {
+      grafanaRuntime.setBackendSrv(backendSrv({}));
+      grafanaRuntime.setTemplateSrv(templateSrv(step.variables || {}));
+      const [from, to] = step.range || [1700000000000, 1700003600000];
+      const request = {
+        requestId: 'Q1',
+        targets: step.targets,
+        range: { from: grafanaData.dateTime(from), to: grafanaData.dateTime(to), raw: { from: 'now-1h', to: 'now' } },
+        intervalMs: step.intervalMs || 1000,
+        maxDataPoints: step.maxDataPoints || 500,
+        scopedVars: step.scopedVars || {},
+      };
+      const response = await new Promise((resolve, reject) =>
+        dataSource(module).query(request).subscribe({ next: resolve, error: reject })
+      );
+      return { sent: requests[requests.length - 1], errors: response.error || null };
+    }
+    case 'health': {
+      grafanaRuntime.setBackendSrv(backendSrv(step.reply));
+      try {
+        return { result: await dataSource(module).testDatasource(), request: requests[requests.length - 1] };
+      } catch (error) {
+        return { thrown: error.message, request: requests[requests.length - 1] };
+      }
+    }
+    default:
+      throw new Error(`unknown step ${JSON.stringify(step)}`);
+  }
+}
+
+async function main() {
+  const module = await harness.loadPlugin(scenario.module);
+  const results = [];
+  for (const step of scenario.steps) {
+    events = [];
+    requests = [];
+    const result = await run(step, module);
+    results.push({ step: step.do, events, requests, result });
+  }
+  ReactDOM.unmountComponentAtNode(root);
+  const report = { results, problems: harness.problems, navigations: harness.navigations };
+  harness.dom.window.close();
+  // Timers left by UI components (tooltips, animations) would keep Node alive: we are done.
+  process.stdout.write(JSON.stringify(report), () => process.exit(0));
+}
+
+main().catch((error) => {
+  process.stderr.write(String((error && error.stack) || error) + '\n');
+  process.exit(1);
+});

@@ -1,0 +1,255 @@
+"""The generated module.js in its real peers: SystemJS, React 17, @grafana/* 7.5.17, jsdom.
+
+``tests/interop/frontend/drive.js`` loads a built plugin's ``module.js`` as Plutono's frontend
+does (the @grafana packages registered as ``@credativ/plutono-*``), renders its editors and acts
+like a user; these tests check what the editors emit, and send it through the Python side
+(the options decoder, the in-memory test client) to prove both ends agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plutono_plugin import DataSourceSettings, PluginContext, Secrets
+from plutono_plugin._model import decode_model
+from plutono_plugin.options import decode_options
+from plutono_plugin.testing import PluginTestClient
+from tests._tools import load_example, node_package
+
+pytestmark = pytest.mark.node
+
+
+def drive_report(module: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run the steps (see drive.js) against ``module``: one result per step, page reloads."""
+    folder = node_package("frontend")
+    scenario = module.parent / f"scenario-{os.getpid()}.json"
+    scenario.write_text(json.dumps({"module": str(module), "steps": steps}))
+    try:
+        result = subprocess.run(
+            ["node", "--no-deprecation", "drive.js", str(scenario)],
+            cwd=folder,
+            env={**os.environ, "NODE_ENV": "production"},
+            capture_output=True,
+            text=True,
+            timeout=50,
+            check=False,
+        )
+    finally:
+        scenario.unlink()
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["problems"] == []  # jsdom saw no error (unhandled exception, ...)
+    assert isinstance(report, dict)
+    return report
+
+
+def drive(module: Path, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run the steps (see drive.js) against ``module``; one result per step."""
+    results: list[dict[str, Any]] = drive_report(module, steps)["results"]
+    return results
+
+
+def events(result: dict[str, Any], name: str) -> list[Any]:
+    return [event[name] for event in result["events"] if name in event]
+
+
+def inputs(result: dict[str, Any]) -> dict[str, Any]:
+    return {entry["label"]: entry["value"] for entry in result["result"]["inputs"]}
+
+
+def test_config_editor_edits_settings_that_the_python_options_decode(
+    quickstart_dir: Path, tmp_path: Path
+) -> None:
+    options = {"id": 7, "name": "dev", "jsonData": {}, "secureJsonFields": {}}
+    config, points, fail, unit, key = drive(
+        quickstart_dir / "module.js",
+        [
+            {"do": "config", "options": options},
+            {"do": "input", "label": "Max points", "text": "250"},
+            {"do": "toggle", "label": "Fail"},
+            {"do": "select", "label": "Unit", "option": "percent"},
+            {"do": "input", "label": "API key", "text": "s3cr3t"},
+        ],
+    )
+    rendered = config["result"]
+    assert [label for label in rendered["labels"] if label] == [
+        "Unit",
+        "Max points",
+        "Fail",
+        "API key",
+    ]
+    assert inputs(config) == {"Unit": "", "Max points": "0", "Fail": False, "API key": ""}
+    assert rendered["selected"] == ["(none)"]  # the defaults are shown
+    assert events(points, "onOptionsChange") == [{**options, "jsonData": {"maxPoints": 250}}]
+    assert events(fail, "onOptionsChange")[-1]["jsonData"] == {"maxPoints": 250, "fail": True}
+    assert unit["result"]["selected"] == ["percent"]
+    saved = events(key, "onOptionsChange")[-1]
+    assert saved["jsonData"] == {"maxPoints": 250, "fail": True, "unit": "percent"}
+    assert saved["secureJsonData"] == {"apiKey": "s3cr3t"}
+    # What Plutono stores and sends back with every call (contract 2.4.1) decodes in Python.
+    settings = DataSourceSettings(
+        id=7,
+        name="dev",
+        raw_json_data=json.dumps(saved["jsonData"]).encode(),
+        decrypted_secure_json_data=Secrets(saved["secureJsonData"]),
+    )
+    example = load_example()
+    decoded = decode_options(example.QuickstartOptions, settings)
+    assert (decoded.max_points, decoded.fail, decoded.unit) == (250, True, "percent")
+    assert decoded.api_key is not None and decoded.api_key.value == "s3cr3t"
+
+
+def test_a_configured_secret_shows_its_state_and_can_be_reset(quickstart_dir: Path) -> None:
+    options = {"id": 7, "jsonData": {"unit": "ms"}, "secureJsonFields": {"apiKey": True}}
+    config, reset = drive(
+        quickstart_dir / "module.js",
+        [{"do": "config", "options": options}, {"do": "reset", "label": "API key"}],
+    )
+    secret = [entry for entry in config["result"]["inputs"] if entry["value"] == "configured"]
+    assert secret and secret[0]["disabled"] is True  # Plutono never sends the value back
+    assert "Reset" in config["result"]["buttons"]
+    assert config["result"]["selected"] == ["ms"]
+    assert events(reset, "onOptionsChange") == [
+        {
+            **options,
+            "secureJsonFields": {"apiKey": False},
+            "secureJsonData": {"apiKey": ""},
+        }
+    ]
+    assert "Reset" not in reset["result"]["buttons"]
+
+
+async def test_query_editor_builds_queries_the_python_models_decode(quickstart_dir: Path) -> None:
+    module = quickstart_dir / "module.js"
+    editor, chosen, duration, amplitude, labels = drive(
+        module,
+        [
+            {"do": "query", "query": {"refId": "A"}},
+            {"do": "select", "label": "Query type", "option": "slow"},
+            {"do": "input", "label": "Duration ms", "text": "20"},
+            {"do": "input", "label": "Amplitude", "text": "2.5"},
+            {"do": "input", "label": "Labels", "text": '{"host": "alpha"}'},
+        ],
+    )
+    assert [label for label in editor["result"]["labels"] if label] == [
+        "Query type",
+        "Amplitude",
+        "Labels",
+    ]
+    assert editor["result"]["selected"] == ["Default"]
+    assert inputs(editor)["Amplitude"] == "1"  # the model's default is shown
+    assert events(chosen, "onChange") == [{"refId": "A", "queryType": "slow"}]
+    assert events(chosen, "onRunQuery") == [True]
+    assert "Duration ms" in chosen["result"]["labels"]
+    assert events(duration, "onChange") == [{"refId": "A", "queryType": "slow", "durationMs": 20}]
+    assert events(duration, "onRunQuery") == [True]  # on leaving the input
+    assert events(amplitude, "onChange")[-1]["amplitude"] == 2.5
+    query = events(labels, "onChange")[-1]
+    assert query == {
+        "refId": "A",
+        "queryType": "slow",
+        "durationMs": 20,
+        "amplitude": 2.5,
+        "labels": {"host": "alpha"},
+    }
+    example = load_example()
+    assert decode_model(example.SlowQuery, query) == example.SlowQuery(
+        amplitude=2.5, labels={"host": "alpha"}, duration_ms=20
+    )
+    # The panel runs the edited query with two more: DataSourceWithBackend builds the body.
+    (sent,) = drive(
+        module,
+        [
+            {
+                "do": "send",
+                "targets": [
+                    query,
+                    {"refId": "B", "queryType": "error", "message": "down: $host"},
+                    {"refId": "C", "queryType": "table", "hide": True},
+                ],
+                "variables": {"host": "alpha"},
+            }
+        ],
+    )
+    request = sent["result"]["sent"]
+    assert (request["url"], request["method"]) == ("/api/ds/query", "POST")
+    queries = request["data"]["queries"]
+    assert [q["refId"] for q in queries] == ["A", "B"]  # hidden queries are not sent
+    assert queries[1]["message"] == "down: alpha"  # template variables applied
+    assert queries[0]["datasourceId"] == 7 and queries[0]["maxDataPoints"] == 500
+    # The body the browser posts, through the plugin's real services (contract 2.4.1).
+    times = (int(request["data"]["from"]), int(request["data"]["to"]))
+    async with PluginTestClient(example.plugin) as client:
+        replies = await client.query(*queries, time_range=times)
+    frames, error = replies["A"]
+    assert error == ""
+    values = frames[0].fields[1]
+    assert 2.4 < max(values.values) <= 2.5 and values.labels == {"host": "alpha"}
+    assert replies["B"] == ([], "down: alpha")
+
+
+async def test_save_and_test_shows_the_health_message_naming_the_bad_setting(
+    quickstart_dir: Path,
+) -> None:
+    example = load_example()
+    bad = DataSourceSettings(id=7, name="dev", raw_json_data=b'{"maxPoints": "lots"}')
+    async with PluginTestClient(example.plugin, context=PluginContext(datasource=bad)) as client:
+        health = await client.check_health()
+    reply = {"status": health.status, "message": health.message}
+    (result,) = drive(quickstart_dir / "module.js", [{"do": "health", "reply": reply}])
+    assert result["result"]["request"]["url"] == "/api/datasources/7/health"
+    assert result["result"]["thrown"] == (
+        "datasource 'dev' (id 7): invalid settings: field 'maxPoints': expected int, got str"
+    )
+    (ok,) = drive(
+        quickstart_dir / "module.js",
+        [{"do": "health", "reply": {"status": "OK", "message": "fine"}}],
+    )
+    assert ok["result"]["result"] == {"status": "success", "message": "fine"}
+
+
+def test_a_new_query_gets_the_first_type_when_there_is_no_default(tmp_path: Path) -> None:
+    from plutono_plugin.frontend import render_module
+
+    schema = {
+        "pluginType": "datasource",
+        "options": [],
+        "queryTypes": [
+            {"value": "logs", "label": "logs", "description": "", "fields": []},
+            {"value": "metrics", "label": "metrics", "description": "", "fields": []},
+        ],
+        "fallback": None,
+    }
+    module = tmp_path / "module.js"
+    module.write_text(render_module(schema))
+    editor, config = drive(
+        module,
+        [{"do": "query", "query": {"refId": "A"}}, {"do": "config", "options": {"jsonData": {}}}],
+    )
+    assert events(editor, "onChange") == [{"refId": "A", "queryType": "logs"}]
+    assert editor["result"]["selected"] == ["logs"]
+    assert "This datasource has no settings." in config["result"]["text"]
+
+
+def test_an_app_module_loads_and_enables_the_app(healthonly_dir: Path) -> None:
+    meta = {"id": "healthonly-app", "name": "Health only", "enabled": False, "jsonData": {}}
+    report = drive_report(
+        healthonly_dir / "module.js",
+        [{"do": "app", "meta": meta}, {"do": "click", "text": "Enable"}],
+    )
+    page, clicked = report["results"]
+    assert "Health only is disabled." in page["result"]["text"]
+    assert clicked["requests"] == [
+        {
+            "url": "/api/plugins/healthonly-app/settings",
+            "method": "POST",
+            "data": {"enabled": True, "pinned": True, "jsonData": {}},
+        }
+    ]
+    assert len(report["navigations"]) == 1  # then the page reloads, as Plutono's app pages do
