@@ -106,6 +106,7 @@ class PluginHost(PluginClient):
         start_timeout: float = 60.0,
         cwd: str | os.PathLike[str] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
+        inherit_environment: bool = True,
     ) -> AsyncIterator[PluginHost]:
         """Launch the plugin, yield the host, and stop the plugin on exit.
 
@@ -113,6 +114,8 @@ class PluginHost(PluginClient):
         ``env`` adds to the environment Plutono itself would pass on; ``json_data`` and
         ``secure_json_data`` fill the default datasource (or app) settings, ``context``
         replaces the default context entirely. ``on_log`` sees every plugin log record.
+        ``inherit_environment=False`` leaves this process's environment out (only ``env``
+        and Plutono's own variables), as under a service manager.
 
         Example::
 
@@ -129,6 +132,7 @@ class PluginHost(PluginClient):
             start_timeout=start_timeout,
             cwd=cwd,
             on_log=on_log,
+            inherit_environment=inherit_environment,
         )
         try:
             yield host
@@ -148,12 +152,15 @@ class PluginHost(PluginClient):
         start_timeout: float = 60.0,
         cwd: str | os.PathLike[str] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
+        inherit_environment: bool = True,
     ) -> PluginHost:
         """Like :meth:`start`, without the context manager: call :meth:`stop` yourself."""
         manifest = read_manifest(plugin_dir)
         if context is None:
             context = _configured_context(manifest, json_data, secure_json_data)
-        environment = plugin_environment(manifest.id, plugin_settings=plugin_settings, env=env)
+        environment = plugin_environment(
+            manifest.id, plugin_settings=plugin_settings, env=env, inherit=inherit_environment
+        )
         process = await PluginProcess.spawn(
             executable_path(manifest),
             environment,

@@ -82,11 +82,13 @@ def select(
     built: Sequence[str],
     python_versions: Sequence[str],
     python: str,
+    plugin_id: str = "<id>",
 ) -> Tuple[Optional[str], Optional[Dict[str, str]]]:
     """The dependency directory for this interpreter, or a problem (``message``, ``fix``).
 
     ``built`` lists the directories under ``lib/deps``; ``python_versions`` the ``X.Y`` the
-    plugin was built for; ``python`` the interpreter as configured (for the messages).
+    plugin was built for; ``python`` the interpreter as configured and ``plugin_id`` the
+    plugin's id (both for the messages).
 
     Example::
 
@@ -101,15 +103,16 @@ def select(
         return None, {
             "message": "%s is Python %s, too old for this plugin: it needs Python %s"
             % (python, have, wanted),
-            "fix": "install Python %s on this machine, or point [plugin.<id>] python "
-            "(%s) to a Python %s interpreter" % (wanted, PYTHON_SETTING, wanted),
+            "fix": "install Python %s on this machine, or point [plugin.%s] python "
+            "(%s) to a Python %s interpreter" % (wanted, plugin_id, PYTHON_SETTING, wanted),
         }
     if have not in python_versions:
         return None, {
             "message": "%s is Python %s, but this plugin was built for Python %s "
             "(compiled dependencies are specific to one Python version)" % (python, have, wanted),
-            "fix": "point [plugin.<id>] python (%s) to a Python %s interpreter, or rebuild "
-            "with plutono-plugin build --python-version %s" % (PYTHON_SETTING, wanted, have),
+            "fix": "point [plugin.%s] python (%s) to a Python %s interpreter, or rebuild "
+            "with plutono-plugin build --python-version %s"
+            % (plugin_id, PYTHON_SETTING, wanted, have),
         }
     variant = variant_name(goos, goarch, libc)
     name = deps_name(variant, version)
@@ -152,7 +155,14 @@ def main(argv: List[str]) -> int:
     goos, goarch, libc = this_variant()
     python = os.environ.get(PYTHON_SETTING) or config["python"]
     name, problem = select(
-        goos, goarch, libc, sys.version_info[:2], built, config["python_versions"], python
+        goos,
+        goarch,
+        libc,
+        sys.version_info[:2],
+        built,
+        config["python_versions"],
+        python,
+        config["plugin_id"],
     )
     if problem is not None:
         return _fail(problem)

@@ -104,7 +104,12 @@ def build_plugin_dir(
         _copy_code(code, lib / "plugin")
         shutil.copytree(_FRAMEWORK, lib / "framework" / "plutono_plugin", ignore=_JUNK)
         shutil.copyfile(_FRAMEWORK / "_build" / "boot.py", lib / "boot.py")
-        config = {"entry": entry, "python": python, "python_versions": list(versions)}
+        config = {
+            "plugin_id": manifest["id"],
+            "entry": entry,
+            "python": python,
+            "python_versions": list(versions),
+        }
         (lib / "build.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         for version in versions:
             compile_tree(lib / "plugin", version, strip=folder)
