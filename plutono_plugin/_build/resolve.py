@@ -9,7 +9,8 @@ touch the network only when a requirement changes.
 
 What is pinned: every distribution the build environment has installed, at the version
 installed there (``pip -c``), so the plugin ships what it was tested with. A plugin's own
-``requirements.txt`` lines are passed as given and are not pinned.
+``requirements.txt`` lines are passed as given; one with a version specifier
+(``numpy>=2,<3``) is not pinned, a bare name (``numpy``) is.
 
 pip evaluates environment markers (``; sys_platform == "win32"``) for the build machine, not
 for the target; the framework's own requirements carry none.
@@ -60,7 +61,13 @@ class Requirements:
         framework = importlib.metadata.requires("plutono-plugin") or []
         self.framework = sorted(item for item in framework if "extra" not in item)
         self.plugin = _read_requirements(plugin_file) if plugin_file else []
-        own = {_normal(match.group(1)) for line in self.plugin if (match := _NAME.match(line))}
+        # A requirement with its own version specifier decides that version; a bare name
+        # gets the build environment's version like everything else.
+        own = {
+            _normal(match.group(1))
+            for line in self.plugin
+            if (match := _NAME.match(line)) and any(mark in line for mark in "<>=!~@")
+        }
         own.add("plutono-plugin")
         pins = {
             _normal(dist.metadata["Name"]): dist.version

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import zipfile
 from pathlib import Path
@@ -54,16 +55,13 @@ def _platform_of(relative: Path, executable: str, platforms: set[str]) -> str | 
 
 def _write(archive: Path, directory: Path, prefix: str, files: list[Path]) -> None:
     moment = (1980, 1, 1, 0, 0, 0)
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+    with zipfile.ZipFile(archive, "w") as bundle:
         for relative in files:
             path = directory / relative
             info = zipfile.ZipInfo(f"{prefix}/{relative.as_posix()}", date_time=moment)
-            mode = path.stat().st_mode
-            info.external_attr = (stat.S_IFREG | stat.S_IMODE(mode)) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with path.open("rb") as source, bundle.open(info, "w") as target:
-                while chunk := source.read(1 << 20):
-                    target.write(chunk)
+            info.external_attr = (stat.S_IFREG | stat.S_IMODE(path.stat().st_mode)) << 16
+            # Level 1: shared libraries dominate and barely shrink further at higher levels.
+            bundle.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED, compresslevel=1)
 
 
 def package_plugin(directory: Path, output: Path) -> list[Path]:
@@ -90,12 +88,15 @@ def package_plugin(directory: Path, output: Path) -> list[Path]:
     output.mkdir(parents=True, exist_ok=True)
     archives = []
     owner = {path: _platform_of(path, executable, platforms) for path in files}
+    everything = output / f"{plugin_id}-{version}.zip"
+    _write(everything, directory, plugin_id, files)
     for platform in sorted(platforms):
         archive = output / f"{plugin_id}-{version}.{platform}.zip"
         chosen = [path for path in files if owner[path] in (None, platform)]
-        _write(archive, directory, plugin_id, chosen)
+        if chosen == files:
+            shutil.copyfile(everything, archive)
+        else:
+            _write(archive, directory, plugin_id, chosen)
         archives.append(archive)
-    everything = output / f"{plugin_id}-{version}.zip"
-    _write(everything, directory, plugin_id, files)
     archives.append(everything)
     return archives

@@ -89,15 +89,26 @@ def hidden_paths() -> list[Path]:
 
 def isolated(user: str | None = None, extra: list[Path] | None = None) -> list[str]:
     """A command prefix: a mount namespace hiding the development setup, maybe another user."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
-        skip_or_fail("hiding the development setup needs root, unshare and setpriv")
-    mounts = " && ".join(f"mount -t tmpfs tmpfs {p}" for p in [*hidden_paths(), *(extra or [])])
+    tools = {name: shutil.which(name) for name in ("unshare", "setpriv", "mount")}
+    if os.geteuid() != 0 or None in tools.values():
+        skip_or_fail("hiding the development setup needs root, unshare, setpriv and mount")
+    hide = [*hidden_paths(), *(extra or [])]
+    mounts = " && ".join(f"{tools['mount']} -t tmpfs tmpfs {path}" for path in hide)
     become = ""
     if user is not None:
         entry = pwd.getpwnam(user)
-        become = f"setpriv --reuid={entry.pw_uid} --regid={entry.pw_gid} --clear-groups "
+        become = f"{tools['setpriv']} --reuid={entry.pw_uid} --regid={entry.pw_gid} --clear-groups "
     script = f'{mounts} && exec {become}"$@"'
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "isolated"]
+    return [
+        str(tools["unshare"]),
+        "--mount",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        script,
+        "isolated",
+    ]
 
 
 @pytest.fixture(scope="module")
