@@ -124,7 +124,7 @@ def python_for(version: str) -> str:
     Bytecode is specific to a minor version: building for a Python other than the build
     interpreter's needs ``python<version>`` on ``PATH``.
     """
-    if version == "%d.%d" % sys.version_info[:2]:
+    if version == "{}.{}".format(*sys.version_info[:2]):
         return sys.executable
     found = shutil.which(f"python{version}")
     if found is not None:

@@ -68,7 +68,7 @@ def parse_platforms(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def variants(platforms: tuple[str, ...]) -> list[Variant]:
     """Every dependency tree the platforms need (two per Linux platform)."""
-    result = []
+    result: list[Variant] = []
     for platform in platforms:
         goos, goarch = platform.split("_")
         libcs = ("glibc", "musl") if goos == "linux" else ("",)

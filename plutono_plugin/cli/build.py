@@ -17,6 +17,7 @@ survives copies and unzips); nothing is written into the directory at run time.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -27,7 +28,13 @@ from pathlib import Path
 from .._build.boot import deps_name
 from .._build.check import check_entry, plugin_sources, read_build_manifest
 from .._build.launcher import launcher_script
-from .._build.resolve import Requirements, compile_tree, dependency_tree, link_tree
+from .._build.resolve import (
+    Requirements,
+    compile_tree,
+    dependency_tree,
+    link_tree,
+    python_for,
+)
 from .._build.targets import PLATFORMS, parse_platforms, variants
 from ..errors import ConfigurationError
 
@@ -90,7 +97,11 @@ def build_plugin_dir(
 
         return _replace(output, manifest, source, assemble_standalone)
     chosen = parse_platforms(tuple(platforms))
-    versions = tuple(dict.fromkeys(python_versions or ["%d.%d" % sys.version_info[:2]]))
+    versions = tuple(dict.fromkeys(python_versions or ["{}.{}".format(*sys.version_info[:2])]))
+    for version in versions:
+        if not re.fullmatch(r"3\.\d+", version):
+            raise ConfigurationError(f"--python-version {version!r}: expected 3.<minor>")
+        python_for(version)  # bytecode needs that interpreter: say so before resolving
     trees: dict[str, Path] = {}
     for version in versions:
         for variant in variants(chosen):

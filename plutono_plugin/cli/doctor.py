@@ -1,4 +1,4 @@
-"""``plutono-plugin doctor PLUGIN_DIR``: would Plutono start this plugin, and serve with it?
+"""``plutono-plugin doctor PLUGIN_DIR``: would Plutono start and use this plugin.
 
 Launches the directory exactly as Plutono does (:class:`~plutono_plugin.host.PluginHost`: no
 arguments, a working directory elsewhere, the cookie), with the small environment a service
@@ -104,16 +104,10 @@ async def _services(host: PluginHost, say: list[tuple[str, str]]) -> list[str]:
     return problems
 
 
-async def _diagnose(options: argparse.Namespace, say: list[tuple[str, str]]) -> list[str]:
-    from .._host.wire import executable_path, read_manifest
-
-    directory = Path(options.plugin_dir).absolute()
-    manifest = read_manifest(directory)
-    launcher = executable_path(manifest)
-    say.append(("plugin", f"{manifest.id} ({manifest.type}) in {directory}"))
-    problems = permission_problems(directory, launcher)
-    say.append(("files", "readable by a service user" if not problems else "see problems"))
-    before = _snapshot(directory)
+async def _launch(
+    directory: Path, options: argparse.Namespace, say: list[tuple[str, str]]
+) -> list[str]:
+    problems: list[str] = []
     settings = dict(item.split("=", 1) for item in options.setting)
     try:
         async with PluginHost.start(
@@ -124,7 +118,8 @@ async def _diagnose(options: argparse.Namespace, say: list[tuple[str, str]]) -> 
             start_timeout=options.timeout,
         ) as host:
             shake = host.handshake
-            say.append(("started", f"{launcher.name} in {host.handshake_seconds * 1000:.0f} ms"))
+            name = host.executable.name
+            say.append(("started", f"{name} in {host.handshake_seconds * 1000:.0f} ms"))
             say.append(("handshake", f"1|{shake.app_version}|{shake.network}|…|grpc|"))
             problems += await _services(host, say)
             stop = await host.stop()
@@ -135,7 +130,25 @@ async def _diagnose(options: argparse.Namespace, say: list[tuple[str, str]]) -> 
             problems += host.problems
             problems += [f"logged an error: {r.message}" for r in host.logs if r.level == "error"]
     except PluginExitedError as error:
-        problems.insert(0, f"the plugin exited before the handshake: {_first_error(error.stderr)}")
+        problems.append(f"the plugin exited before the handshake: {_first_error(error.stderr)}")
+    return problems
+
+
+def _diagnose(options: argparse.Namespace, say: list[tuple[str, str]]) -> list[str]:
+    from .._host.wire import executable_path, read_manifest
+
+    directory = Path(options.plugin_dir).absolute()
+    manifest = read_manifest(directory)
+    say.append(("plugin", f"{manifest.id} ({manifest.type}) in {directory}"))
+    problems = permission_problems(directory, executable_path(manifest))
+    say.append(("files", "readable by a service user" if not problems else "see problems"))
+    before = _snapshot(directory)
+    launched = asyncio.run(_launch(directory, options, say))
+    # A plugin that cannot start is the first thing to fix, before any file mode.
+    if launched and launched[0].startswith("the plugin exited before the handshake"):
+        problems = [*launched, *problems]
+    else:
+        problems = [*problems, *launched]
     changed = sorted(set(_snapshot(directory).items()) ^ set(before.items()))
     if changed:
         problems.append(
@@ -149,7 +162,7 @@ def run(options: argparse.Namespace) -> int:
     """Diagnose ``options.plugin_dir``; print the report; 0 when nothing is wrong."""
     say: list[tuple[str, str]] = []
     try:
-        problems = asyncio.run(_diagnose(options, say))
+        problems = _diagnose(options, say)
     except (ConfigurationError, OSError) as error:
         say.append(("error", str(error)))
         problems = [str(error)]

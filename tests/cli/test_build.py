@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from plutono_plugin._build.targets import host_platform
 from plutono_plugin.cli import main
+from tests._tools import ROOT, skip_or_fail
 from tests.cli.test_main import GOOD
 
 
@@ -94,3 +97,38 @@ def test_a_target_without_wheels_fails_naming_it(
     assert "cannot serve linux_arm64 (glibc) with Python 3." in error
     assert "pyarrow<1" in error
     assert not output.exists()
+
+
+@pytest.mark.timeout(300)
+def test_each_python_version_gets_its_own_trees_and_bytecode(
+    public_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alpine 3.21 (Plutono's image) has Python 3.12: build for it beside this one."""
+    pythons = sorted(Path.home().glob(".pyenv/versions/3.12.*/bin/python3.12"))
+    if not pythons:
+        skip_or_fail("no Python 3.12 here to build and run for")
+    monkeypatch.setenv("PATH", f"{pythons[0].parent}{os.pathsep}{os.environ['PATH']}")
+    output = public_dir / "quickstart"
+    arguments = ["build", str(ROOT / "examples" / "quickstart"), "--out", str(output)]
+    arguments += ["--platform", host_platform(), "--python-version", "3.11"]
+    assert main([*arguments, "--python-version", "3.12"]) == 0
+    trees = {path.name.rsplit("-py", 1)[1] for path in (output / "lib" / "deps").iterdir()}
+    assert trees == {"3.11", "3.12"}
+    cache = output / "lib" / "framework" / "plutono_plugin" / "__pycache__"
+    assert (cache / "plugin.cpython-311.pyc").is_file()
+    assert (cache / "plugin.cpython-312.pyc").is_file()
+    capsys.readouterr()
+    assert main(["doctor", str(output), "--setting", f"python={pythons[0]}"]) == 0
+    assert "verdict     ready" in capsys.readouterr().out
+
+
+def test_bytecode_for_a_python_that_is_not_here_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    arguments = ["build", str(source), "--out", str(tmp_path / "out")]
+    assert main([*arguments, "--platform", "linux_amd64", "--python-version", "3.99"]) == 2
+    assert "building for Python 3.99 needs a python3.99 interpreter on PATH" in (
+        capsys.readouterr().err
+    )

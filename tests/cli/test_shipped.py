@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pyarrow as pa
 import pytest
@@ -55,7 +56,7 @@ def python_version(python: Path) -> str:
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/quickstart built for every platform, and for the system python3's version."""
-    versions = ["%d.%d" % sys.version_info[:2], python_version(system_python())]
+    versions = ["{}.{}".format(*sys.version_info[:2]), python_version(system_python())]
     output = tmp_path_factory.mktemp("shipped") / "quickstart"
     source = ROOT / "examples" / "quickstart"
     return build_plugin_dir(source, output, python_versions=versions).directory
@@ -120,8 +121,10 @@ def service_user() -> str:
         if os.geteuid() != 0 or shutil.which("useradd") is None:
             skip_or_fail(f"no user {SERVICE_USER!r} and no way to create one")
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent"]
-            + ["--shell", "/usr/sbin/nologin", SERVICE_USER],
+            [
+                *("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent"),
+                *("--shell", "/usr/sbin/nologin", SERVICE_USER),
+            ],
             check=True,
         )
     return SERVICE_USER
@@ -159,7 +162,7 @@ def probe(wrapper: list[str], python: Path) -> dict[str, object]:
     """What the plugin's world looks like: importable modules, the source tree."""
     code = (
         "import importlib.util, json, os\n"
-        f"names = {list(DEPENDENCIES) + ['plutono_plugin']!r}\n"
+        f"names = {[*DEPENDENCIES, 'plutono_plugin']!r}\n"
         "found = [n for n in names if importlib.util.find_spec(n)]\n"
         f"print(json.dumps({{'found': found, 'source': os.listdir({str(ROOT)!r})}}))\n"
     )
@@ -252,7 +255,7 @@ def elf_facts(path: Path) -> tuple[str, set[str]]:
     with path.open("rb") as handle:
         elf = ELFFile(handle)
         needed = {
-            tag.needed
+            str(cast(Any, tag).needed)  # pyelftools sets the resolved name at run time
             for section in elf.iter_sections()
             if isinstance(section, DynamicSection)
             for tag in section.iter_tags()
