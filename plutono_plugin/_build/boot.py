@@ -171,7 +171,7 @@ def main(argv: List[str]) -> int:
         os.path.join(lib, "framework"),
         os.path.join(lib, "deps", str(name)),
     ]
-    from plutono_plugin.cli.main import serve
+    from plutono_plugin.cli.serve import serve
 
     return serve(config["entry"])
 

@@ -106,7 +106,7 @@ def build_standalone(
         # cookie check, which must come first (contract 1.3); serve() imports it after.
         script.write_text(
             "import sys\n"
-            "from plutono_plugin.cli.main import serve\n"
+            "from plutono_plugin.cli.serve import serve\n"
             f"sys.exit(serve({entry!r}))\n",
             encoding="utf-8",
         )
