@@ -158,6 +158,29 @@ def exercise_every_service(host: GoHost, directory: Path) -> None:
     assert killed["graceful"], killed
 
 
+def serve_isolated(
+    directory: Path, host_binary: Path, wrapper: list[str], path: str, stderr: Path, cwd: Path
+) -> None:
+    """Every service through the Go host run under ``wrapper`` with only ``PATH`` set.
+
+    Also asserts that nothing was written into the plugin directory meanwhile.
+    """
+    before = snapshot(directory)
+    host = GoHost(
+        host_binary,
+        env={"PATH": path},
+        inherit_env=False,
+        wrapper=wrapper,
+        stderr_path=stderr,
+        cwd=cwd,
+    )
+    try:
+        exercise_every_service(host, directory)
+    finally:
+        host.close()
+    assert snapshot(directory) == before
+
+
 def probe(wrapper: list[str], python: Path) -> dict[str, object]:
     """What the plugin's world looks like: importable modules, the source tree."""
     code = (
@@ -316,20 +339,8 @@ def test_a_copy_serves_every_service_with_a_clean_environment_and_the_system_pyt
     wrapper = isolated()
     world = probe(wrapper, system_python())
     assert world == {"found": [], "source": []}  # no dependency, no source tree, no venv
-    before = snapshot(relocated)
-    host = GoHost(
-        fresh_place / "gohost",
-        env={"PATH": CLEAN_PATH},
-        inherit_env=False,
-        wrapper=wrapper,
-        stderr_path=tmp_path / "host.stderr",
-        cwd=fresh_place,
-    )
-    try:
-        exercise_every_service(host, relocated)
-    finally:
-        host.close()
-    assert snapshot(relocated) == before  # nothing written into the plugin directory
+    stderr = tmp_path / "host.stderr"
+    serve_isolated(relocated, fresh_place / "gohost", wrapper, CLEAN_PATH, stderr, fresh_place)
 
 
 def test_a_copy_serves_every_service_as_an_unprivileged_user(
@@ -338,19 +349,7 @@ def test_a_copy_serves_every_service_as_an_unprivileged_user(
     wrapper = isolated(service_user)
     assert probe(wrapper, system_python())["found"] == []
     stderr = Path(tempfile.mkdtemp(dir=fresh_place)) / "host.stderr"
-    host = GoHost(
-        fresh_place / "gohost",
-        env={"PATH": CLEAN_PATH},
-        inherit_env=False,
-        wrapper=wrapper,
-        stderr_path=stderr,
-        cwd=Path("/"),
-    )
-    try:
-        exercise_every_service(host, relocated)
-        assert host.restarts()["pid"] > 0
-    finally:
-        host.close()
+    serve_isolated(relocated, fresh_place / "gohost", wrapper, CLEAN_PATH, stderr, Path("/"))
 
 
 # -- what the launcher says when it cannot start ------------------------------------------------

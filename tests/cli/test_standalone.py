@@ -13,8 +13,7 @@ import pytest
 from plutono_plugin._build.targets import host_platform
 from plutono_plugin.cli import main
 from tests._tools import ROOT, go_binary
-from tests.cli.test_shipped import QUICKSTART_ID, exercise_every_service, isolated, snapshot
-from tests.interop.gohost import GoHost
+from tests.cli.test_shipped import isolated, serve_isolated
 
 pytestmark = [pytest.mark.go, pytest.mark.timeout(900)]
 
@@ -54,18 +53,5 @@ def test_it_serves_every_service_with_no_python_anywhere(standalone: Path, tmp_p
     ]
     wrapper = isolated(extra=[path for path in pythons if path.is_dir()])
     directory = standalone / "quickstart"
-    before = snapshot(directory)
-    host = GoHost(
-        standalone / "gohost",
-        env={"PATH": "/nonexistent"},
-        inherit_env=False,
-        wrapper=wrapper,
-        stderr_path=tmp_path / "host.stderr",
-        cwd=standalone,
-    )
-    try:
-        exercise_every_service(host, directory)
-    finally:
-        host.close()
-    assert snapshot(directory) == before
-    assert QUICKSTART_ID in (directory / "plugin.json").read_text()
+    stderr = tmp_path / "host.stderr"
+    serve_isolated(directory, standalone / "gohost", wrapper, "/nonexistent", stderr, standalone)
