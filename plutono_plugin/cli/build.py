@@ -91,6 +91,13 @@ def build_plugin_dir(
     requirements = Requirements(requirements_file if requirements_file.is_file() else None)
     if standalone:
         from .._build.standalone import build_standalone
+        from .._build.targets import host_platform
+
+        if set(platforms) - {host_platform()} or python_versions:
+            raise ConfigurationError(
+                f"--standalone bundles this machine's interpreter: it builds for "
+                f"{host_platform()} only, without --python-version"
+            )
 
         def assemble_standalone(folder: Path) -> tuple[list[Path], list[str]]:
             return build_standalone(source, folder, manifest, entry, code, requirements, say)

@@ -132,3 +132,13 @@ def test_bytecode_for_a_python_that_is_not_here_is_refused(
     assert "building for Python 3.99 needs a python3.99 interpreter on PATH" in (
         capsys.readouterr().err
     )
+
+
+def test_standalone_for_another_platform_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    other = "darwin_arm64" if host_platform() != "darwin_arm64" else "linux_amd64"
+    arguments = ["build", str(source), "--out", str(tmp_path / "out"), "--standalone"]
+    assert main([*arguments, "--platform", other]) == 2
+    assert f"it builds for {host_platform()} only" in capsys.readouterr().err
