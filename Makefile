@@ -6,7 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all venv proto lint typecheck interop test example demo bench docs snapshots clean
+.PHONY: all venv proto lint typecheck interop shipping test example demo package bench docs snapshots clean
+
+# The build machine's platform, as Plutono names executables (linux_amd64, darwin_arm64).
+HOST_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 
 all: lint typecheck test
 
@@ -36,8 +39,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy examples/sql
 
 # The real peers of the interop tests: Go programs (modules from the Go module proxy),
-# apache-arrow 0.16.0 and the frontend packages (React, @grafana/* 7.5.17, SystemJS) from npm. Built here, outside pytest's per-test timeout (a cold Go build
-# takes minutes); the tests rebuild from Go's cache in a second. Without Go or npm the tests
+# apache-arrow 0.16.0 and the frontend packages (React, @grafana/* 7.5.17, SystemJS) from
+# npm. Built here, outside pytest's per-test timeout (a cold Go build takes minutes); the
+# tests rebuild from Go's cache in a second. Without Go or npm the tests
 # skip, and CI (PLUTONO_PLUGIN_STRICT=1) fails them.
 GO_PROGRAMS := host goref framecheck goencode
 NODE_PACKAGES := arrowjs frontend
@@ -54,18 +58,34 @@ interop:
 	    done; \
 	else echo "npm not found: the arrow-js and frontend tests will skip (and fail in CI)"; fi
 
-test: $(STAMP) interop
+# What the shipped-plugin tests need beyond the venv, prepared outside pytest's per-test
+# timeout: a system python3 without any of the dependencies (Debian's, through apt when
+# missing) and the wheel cache, filled by one build for every platform (seconds once cached;
+# the first time it downloads the wheels of six targets).
+shipping: $(STAMP)
+	@test -x /usr/bin/python3 || { command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && apt-get install -y -qq python3 >/dev/null; } || \
+	    echo "no /usr/bin/python3: the shipped-plugin tests will skip (and fail in CI)"
+	$(BIN)/plutono-plugin build examples/quickstart --out build/plugins/quickstart-all >/dev/null
+
+test: $(STAMP) interop shipping
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing" >&2; exit 1; fi; exit $$rc
 
-# `make demo EXAMPLE=sql` runs the SQL example instead (any folder under examples/).
+# `make demo EXAMPLE=sql` runs the SQL example instead (any folder under examples/). The demo
+# builds for this machine only, so it stays fast; `make package` ships every platform.
 EXAMPLE ?= quickstart
 
 example: $(STAMP)
-	$(BIN)/plutono-plugin build examples/$(EXAMPLE) --out build/plugins/$(EXAMPLE)
+	$(BIN)/plutono-plugin build examples/$(EXAMPLE) --out build/plugins/$(EXAMPLE) \
+	    --platform $(HOST_PLATFORM)
 
 demo: example
 	$(BIN)/plutono-plugin host build/plugins/$(EXAMPLE) demo
+
+package: $(STAMP)
+	$(BIN)/plutono-plugin build examples/quickstart --out build/plugins/quickstart-all
+	$(BIN)/plutono-plugin package build/plugins/quickstart-all --out build/dist
 
 bench: $(STAMP) interop
 	$(BIN)/python -m tests.bench

@@ -127,6 +127,7 @@ class PluginHost(PluginClient):
         cwd: str | os.PathLike[str] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
         restart: bool = False,
+        inherit_environment: bool = True,
     ) -> AsyncIterator[PluginHost]:
         """Launch the plugin, yield the host, and stop the plugin on exit.
 
@@ -136,6 +137,8 @@ class PluginHost(PluginClient):
         replaces the default context entirely. ``on_log`` sees every plugin log record.
         ``restart`` starts the plugin again when it exits, as Plutono does (every second, a
         clean exit too, contract 1.13): what a ``--dev`` build's hot reload relies on.
+        ``inherit_environment=False`` leaves this process's environment out (only ``env``
+        and Plutono's own variables), as under a service manager.
 
         Example::
 
@@ -153,6 +156,7 @@ class PluginHost(PluginClient):
             cwd=cwd,
             on_log=on_log,
             restart=restart,
+            inherit_environment=inherit_environment,
         )
         try:
             yield host
@@ -173,12 +177,15 @@ class PluginHost(PluginClient):
         cwd: str | os.PathLike[str] | None = None,
         on_log: Callable[[LogRecord], None] | None = None,
         restart: bool = False,
+        inherit_environment: bool = True,
     ) -> PluginHost:
         """Like :meth:`start`, without the context manager: call :meth:`stop` yourself."""
         manifest = read_manifest(plugin_dir)
         if context is None:
             context = _configured_context(manifest, json_data, secure_json_data)
-        environment = plugin_environment(manifest.id, plugin_settings=plugin_settings, env=env)
+        environment = plugin_environment(
+            manifest.id, plugin_settings=plugin_settings, env=env, inherit=inherit_environment
+        )
         spawn = functools.partial(
             PluginProcess.spawn,
             executable_path(manifest),

@@ -46,13 +46,15 @@ def plugin_environment(
     plugin_settings: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     protocol_versions: str | None = None,
+    inherit: bool = True,
 ) -> dict[str, str]:
     """The environment Plutono gives a plugin, later entries winning (contract 1.2).
 
     ``PL_PLUGIN_<KEY>`` for the ini section ``[plugin.<id>]`` (``plugin_settings``, without
     ``path`` and ``id``), ``PL_VERSION``/``PL_EDITION``, this process's environment plus
     ``env``, then go-plugin's cookie, port range and protocol versions (random order, as Go
-    iterates a map).
+    iterates a map). Without ``inherit`` this process's environment is left out (a service
+    manager starts Plutono with little more than ``PATH``).
 
     Example::
 
@@ -67,7 +69,8 @@ def plugin_environment(
     }
     result["PL_VERSION"] = PLUTONO_VERSION
     result["PL_EDITION"] = "Open Source"
-    result.update(os.environ)
+    if inherit:
+        result.update(os.environ)
     result.update(env or {})
     result[COOKIE_KEY] = COOKIE_VALUE
     result.update(

@@ -1,53 +1,62 @@
-"""Assemble a Plutono plugin directory: ``plugin.json`` plus one launcher per OS/arch.
+"""Assemble a self-contained, relocatable Plutono plugin directory.
 
-Plutono starts ``<dir>/<executable>_<goos>_<goarch>`` with no arguments from its own working
-directory (contract 2.1, 1.1). Each launcher is a small ``/bin/sh`` script that runs the plugin
-with this Python environment, from any working directory, and never writes into the plugin
-directory (``PYTHONDONTWRITEBYTECODE``: ``__pycache__`` files would break a signed plugin's
-manifest, contract 2.2).
+The directory holds everything but an interpreter (``--standalone`` bundles that too)::
+
+    plugin.json  module.js  img/  README.md  CHANGELOG.md  LICENSE   (when present)
+    gpx_name_linux_amd64  gpx_name_linux_arm64  gpx_name_darwin_…     (launchers, contract 2.1)
+    lib/boot.py           selects the dependency tree, checks, serves (see _build/boot.py)
+    lib/build.json        entry, interpreter, Python versions
+    lib/plugin/           the plugin's own modules and packages
+    lib/framework/        plutono_plugin
+    lib/deps/linux-amd64-glibc-py3.11/  linux-amd64-musl-py3.11/  darwin-arm64-py3.11/  …
+
+Every ``.py`` has bytecode compiled at build time for each target Python (hash-based, so it
+survives copies and unzips); nothing is written into the directory at run time.
 """
 
 from __future__ import annotations
 
-import compileall
 import json
-import shlex
+import re
 import shutil
 import sys
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .._build.boot import deps_name
+from .._build.check import check_entry, plugin_sources, read_build_manifest
+from .._build.launcher import launcher_script
+from .._build.resolve import (
+    Requirements,
+    compile_tree,
+    dependency_tree,
+    link_tree,
+    python_for,
+)
+from .._build.targets import PLATFORMS, parse_platforms, variants
 from ..errors import ConfigurationError
 from ..frontend import write_frontend
 
-__all__ = ("PLATFORMS", "BuildResult", "build_plugin_dir")
+__all__ = ("PLATFORMS", "STATIC_FILES", "BuildResult", "build_plugin_dir")
 
-PLATFORMS = ("linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64")
-"""Launchers written: the targets Plutono is built for on POSIX (contract 6)."""
+STATIC_FILES = ("module.js", "module.js.map", "img", "README.md", "CHANGELOG.md", "LICENSE")
+"""Files of the plugin's source copied beside ``plugin.json`` when present."""
+
+_FRAMEWORK = Path(__file__).resolve().parent.parent
+_JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    """What was written."""
+    """What was written: the directory, the plugin's id, the launchers and dependency trees."""
 
     directory: Path
     plugin_id: str
     launchers: tuple[Path, ...]
-
-
-def _launcher(python: str, source: Path, entry: str, plugin_id: str, dev: bool = False) -> str:
-    # A --dev launcher turns on hot reload (plutono_plugin/_runtime/reload.py); an ini value wins.
-    reload = f"PL_PLUGIN_DEV_RELOAD=${{PL_PLUGIN_DEV_RELOAD:-{shlex.quote(str(source))}}}\n"
-    return (
-        "#!/bin/sh\n"
-        f"# Launcher for the Plutono plugin {plugin_id}, written by `plutono-plugin build`.\n"
-        "# Plutono runs it without arguments from its own working directory.\n"
-        "PYTHONDONTWRITEBYTECODE=1\n"
-        f"PYTHONPATH={shlex.quote(str(source))}${{PYTHONPATH:+:$PYTHONPATH}}\n"
-        + (reload + "export PL_PLUGIN_DEV_RELOAD\n" if dev else "")
-        + "export PYTHONDONTWRITEBYTECODE PYTHONPATH\n"
-        f"exec {shlex.quote(python)} -B -m plutono_plugin run {shlex.quote(entry)}\n"
-    )
+    dependencies: tuple[str, ...] = ()
 
 
 def build_plugin_dir(
@@ -55,59 +64,148 @@ def build_plugin_dir(
     output: Path,
     *,
     entry: str = "plugin:plugin",
-    python: str | None = None,
+    platforms: Sequence[str] = (),
+    python_versions: Sequence[str] = (),
+    python: str = "python3",
+    standalone: bool = False,
+    refresh: bool = False,
     dev: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Write ``output/plugin.json`` (from ``source``) and the launchers.
+    """Check ``source`` and write the plugin directory ``output`` (replacing an older build).
 
-    ``entry`` is ``module:attribute`` of the :class:`~plutono_plugin.Plugin`, importable from
-    ``source``; ``python`` the interpreter to use (default: this one). ``dev`` writes launchers
-    that restart the plugin when its source changes (hot reload; never for a release).
+    ``entry`` is ``module:attribute`` of the :class:`~plutono_plugin.Plugin` in ``source``;
+    ``platforms`` default to all of :data:`PLATFORMS`; ``python_versions`` (``"3.11"``) to
+    this interpreter's; ``python`` is what the launchers run unless ``PL_PLUGIN_PYTHON`` says
+    otherwise. ``standalone`` bundles an interpreter for this machine's platform instead.
+    ``refresh`` resolves the dependencies again instead of reusing the cache. ``dev`` makes a
+    development build: it runs the plugin's code from ``source`` itself and restarts when it
+    changes (hot reload, docs/development.md), so it is tied to this machine; never ship one.
 
     Example::
 
-        build_plugin_dir(Path("examples/quickstart"), Path("build/plugins/quickstart"))
+        build_plugin_dir(Path("examples/quickstart"), Path("build/plugins/quickstart"),
+                         platforms=["linux_amd64"])
     """
+    say = log or (lambda _text: None)
     source = source.resolve()
-    manifest_path = source / "plugin.json"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"{manifest_path} does not exist") from None
-    except json.JSONDecodeError as error:
-        raise ConfigurationError(f"{manifest_path} is not valid JSON: {error}") from None
-    for key in ("id", "type", "executable"):
-        if not isinstance(manifest.get(key), str) or not manifest[key]:
-            raise ConfigurationError(f"{manifest_path}: {key!r} must be a non-empty string")
-    if manifest["type"] not in ("datasource", "app"):
+    manifest = read_build_manifest(source)
+    code = plugin_sources(source, entry)
+    check_entry(source, entry)
+    requirements_file = source / "requirements.txt"
+    requirements = Requirements(
+        requirements_file if requirements_file.is_file() else None,
+        # a development build watches its source and can wait for a debugger (issue 13)
+        extras=("reload", "debug") if dev else (),
+    )
+    if standalone and dev:
+        raise ConfigurationError("--dev runs the source tree; it cannot be --standalone")
+    if standalone:
+        from .._build.standalone import build_standalone
+        from .._build.targets import host_platform
+
+        if set(platforms) - {host_platform()} or python_versions:
+            raise ConfigurationError(
+                f"--standalone bundles this machine's interpreter: it builds for "
+                f"{host_platform()} only, without --python-version"
+            )
+
+        def assemble_standalone(folder: Path) -> tuple[list[Path], list[str]]:
+            return build_standalone(source, folder, manifest, entry, code, requirements, say)
+
+        return _replace(output, manifest, source, entry, assemble_standalone)
+    chosen = parse_platforms(tuple(platforms))
+    versions = tuple(dict.fromkeys(python_versions or ["{}.{}".format(*sys.version_info[:2])]))
+    for version in versions:
+        if not re.fullmatch(r"3\.\d+", version):
+            raise ConfigurationError(f"--python-version {version!r}: expected 3.<minor>")
+        python_for(version)  # bytecode needs that interpreter: say so before resolving
+    trees: dict[str, Path] = {}
+    for version in versions:
+        for variant in variants(chosen):
+            say(f"dependencies for {variant.name}, Python {version}")
+            tree = dependency_tree(requirements, variant, version, refresh=refresh)
+            major, minor = version.split(".")
+            trees[deps_name(variant.name, (int(major), int(minor)))] = tree
+
+    def assemble(folder: Path) -> tuple[list[Path], list[str]]:
+        lib = folder / "lib"
+        _copy_code(code, lib / "plugin")
+        shutil.copytree(_FRAMEWORK, lib / "framework" / "plutono_plugin", ignore=_JUNK)
+        shutil.copyfile(_FRAMEWORK / "_build" / "boot.py", lib / "boot.py")
+        config = {
+            "plugin_id": manifest["id"],
+            "entry": entry,
+            "python": python,
+            "python_versions": list(versions),
+        }
+        if dev:
+            # boot.py puts the source first on sys.path and turns hot reload on
+            # (plutono_plugin/_runtime/reload.py); an ini value of dev_reload wins.
+            config["dev_source"] = str(source)
+        (lib / "build.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        for version in versions:
+            compile_tree(lib / "plugin", version, strip=folder)
+            compile_tree(lib / "framework", version, strip=folder)
+        for name, tree in trees.items():
+            link_tree(tree, lib / "deps" / name)
+        script = launcher_script(manifest["id"], python)
+        launchers = []
+        for platform in chosen:
+            launcher = folder / f"{manifest['executable']}_{platform}"
+            launcher.write_text(script, encoding="utf-8")
+            launcher.chmod(0o755)
+            launchers.append(launcher)
+        return launchers, sorted(trees)
+
+    return _replace(output, manifest, source, entry, assemble)
+
+
+def _copy_code(code: list[Path], destination: Path) -> None:
+    destination.mkdir(parents=True)
+    for path in code:
+        if path.is_dir():
+            shutil.copytree(path, destination / path.name, ignore=_JUNK)
+        else:
+            shutil.copyfile(path, destination / path.name)
+
+
+def _replace(
+    output: Path,
+    manifest: dict[str, Any],
+    source: Path,
+    entry: str,
+    assemble: Callable[[Path], tuple[list[Path], list[str]]],
+) -> BuildResult:
+    """Build into a scratch directory beside ``output``, then swap it in."""
+    output = output.absolute()
+    if output.exists() and any(output.iterdir()) and not (output / "plugin.json").is_file():
         raise ConfigurationError(
-            f"{manifest_path}: type {manifest['type']!r} cannot have a backend; "
-            "use datasource or app (contract 2.1)"
+            f"{output} exists and is not a plugin directory; choose another --out"
         )
-    if manifest.get("backend") is not True:
-        raise ConfigurationError(f'{manifest_path}: set "backend": true')
-    if ":" not in entry:
-        raise ConfigurationError(f"entry {entry!r} must be module:attribute")
-    interpreter = str(Path(python or sys.executable).absolute())
-    output.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(manifest_path, output / "plugin.json")
-    for extra in ("README.md", "module.js", "img"):
-        path = source / extra
-        if path.is_file():
-            shutil.copyfile(path, output / extra)
-        elif path.is_dir():
-            shutil.copytree(path, output / extra, dirs_exist_ok=True)
-    # The generated frontend (issue 10): module.js unless the source ships one, a default logo.
-    write_frontend(source, output, manifest, entry=entry, python=interpreter)
-    # Launchers run Python with -B (nothing written at run time), so compile now: without .pyc
-    # files every start would compile the framework and the plugin from source (~25 ms).
-    for directory in (source, Path(__file__).resolve().parent):
-        compileall.compile_dir(directory, quiet=1, workers=1)
-    script = _launcher(interpreter, source, entry, manifest["id"], dev)
-    launchers = []
-    for platform in PLATFORMS:
-        launcher = output / f"{manifest['executable']}_{platform}"
-        launcher.write_text(script, encoding="utf-8")
-        launcher.chmod(0o755)
-        launchers.append(launcher)
-    return BuildResult(output.resolve(), manifest["id"], tuple(launchers))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    try:
+        shutil.copyfile(source / "plugin.json", scratch / "plugin.json")
+        for name in STATIC_FILES:
+            path = source / name
+            if path.is_dir():
+                shutil.copytree(path, scratch / name, ignore=_JUNK)
+            elif path.is_file():
+                shutil.copyfile(path, scratch / name)
+        # The generated frontend (issue 10): module.js unless the source ships one, a logo.
+        write_frontend(source, scratch, manifest, entry=entry, python=sys.executable)
+        launchers, trees = assemble(scratch)
+        scratch.chmod(0o755)  # mkdtemp makes it private; Plutono's service user must read it
+        if output.exists():
+            shutil.rmtree(output)
+        scratch.rename(output)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return BuildResult(
+        output,
+        str(manifest["id"]),
+        tuple(output / launcher.name for launcher in launchers),
+        tuple(trees),
+    )

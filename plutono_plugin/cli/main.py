@@ -1,65 +1,63 @@
 """The ``plutono-plugin`` command (also ``python -m plutono_plugin``).
 
 * ``run module:attribute`` — serve a plugin; what a launcher runs when Plutono starts it.
-* ``build SOURCE --out DIR`` — assemble a Plutono plugin directory with launchers.
+* ``build SOURCE --out DIR`` — assemble a self-contained plugin directory for every platform.
+* ``package PLUGIN_DIR`` — zip it per platform, laid out as Plutono's plugin install expects.
+* ``doctor PLUGIN_DIR`` — launch it exactly as Plutono would and report what would go wrong.
 * ``host PLUGIN_DIR COMMAND`` — the dev host: start a built plugin as Plutono does and call it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ("load_plugin", "main")
+from .serve import load_plugin, serve
+
+__all__ = ("load_plugin", "main", "serve")
 
 
-def load_plugin(entry: str) -> object:
-    """Import ``module:attribute`` (current directory on ``sys.path``) and return the attribute."""
-    module_name, _, attribute = entry.partition(":")
-    if not module_name or not attribute:
-        raise SystemExit(f"plutono-plugin: entry {entry!r} must be module:attribute")
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise SystemExit(f"plutono-plugin: module {module_name!r} has no {attribute!r}") from None
-
-
-def _run(entry: str) -> int:
-    from .._runtime.runner import check_host
-
-    # The cookie check comes before importing the plugin's code and its libraries (contract 1.3).
-    status = check_host(os.environ)
-    if status is not None:
-        return status
-    from ..plugin import Plugin
-
-    plugin = load_plugin(entry)
-    if not isinstance(plugin, Plugin):
-        raise SystemExit(f"plutono-plugin: {entry} is a {type(plugin).__name__}, not a Plugin")
-    from .._runtime.runner import exit_process, run_plugin
-
-    exit_process(run_plugin(plugin))
-
-
-def _build(source: str, output: str, entry: str, python: str | None, dev: bool = False) -> int:
+def _build(options: argparse.Namespace) -> int:
     from ..errors import ConfigurationError
     from .build import build_plugin_dir
 
     try:
-        result = build_plugin_dir(Path(source), Path(output), entry=entry, python=python, dev=dev)
+        result = build_plugin_dir(
+            Path(options.source),
+            Path(options.out),
+            entry=options.entry,
+            platforms=options.platform,
+            python_versions=options.python_version,
+            python=options.python,
+            standalone=options.standalone,
+            refresh=options.refresh,
+            dev=options.dev,
+            log=lambda text: print(f"  {text}", file=sys.stderr),
+        )
     except ConfigurationError as error:
         print(f"plutono-plugin build: {error}", file=sys.stderr)
         return 2
     print(f"built {result.plugin_id} in {result.directory}")
     for launcher in result.launchers:
         print(f"  {launcher.name}")
+    for tree in result.dependencies:
+        print(f"  lib/deps/{tree}")
+    return 0
+
+
+def _package(options: argparse.Namespace) -> int:
+    from ..errors import ConfigurationError
+    from .package import package_plugin
+
+    try:
+        archives = package_plugin(Path(options.plugin_dir), Path(options.out))
+    except ConfigurationError as error:
+        print(f"plutono-plugin package: {error}", file=sys.stderr)
+        return 2
+    for archive in archives:
+        print(archive)
     return 0
 
 
@@ -78,12 +76,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("source", help="directory with plugin.json and the plugin module")
     build.add_argument("--out", required=True, help="plugin directory to write")
     build.add_argument("--entry", default="plugin:plugin", help="module:attribute of the Plugin")
-    build.add_argument("--python", default=None, help="interpreter for the launchers")
     build.add_argument(
-        "--dev", action="store_true", help="hot reload: restart when the source changes"
+        "--platform",
+        action="append",
+        default=[],
+        help="linux_amd64, linux_arm64, darwin_amd64, darwin_arm64 (repeat; default: all)",
     )
+    build.add_argument(
+        "--python-version",
+        action="append",
+        default=[],
+        metavar="X.Y",
+        help="target Python (repeat; default: this interpreter's)",
+    )
+    build.add_argument(
+        "--python",
+        default="python3",
+        help="interpreter the launchers run (default python3; PL_PLUGIN_PYTHON overrides)",
+    )
+    build.add_argument(
+        "--standalone",
+        action="store_true",
+        help="bundle an interpreter (PyInstaller) for this machine's platform",
+    )
+    build.add_argument("--refresh", action="store_true", help="resolve dependencies again")
+    build.add_argument(
+        "--dev", action="store_true", help="hot reload: run the source, restart when it changes"
+    )
+    package = commands.add_parser("package", help="zip a built directory for Plutono")
+    package.add_argument("plugin_dir", help="directory written by plutono-plugin build")
+    package.add_argument("--out", default="dist", help="folder for the zips (default dist)")
+    doctor = commands.add_parser("doctor", help="launch a built plugin as Plutono would")
+    doctor.add_argument("plugin_dir", help="directory written by plutono-plugin build")
+    doctor.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE")
+    doctor.add_argument("--timeout", type=float, default=60.0, help="start timeout in seconds")
     commands.add_parser("host", help="dev host: plutono-plugin host PLUGIN_DIR COMMAND ...")
     options = parser.parse_args(arguments)
     if options.command == "run":
-        return _run(options.entry)
-    return _build(options.source, options.out, options.entry, options.python, options.dev)
+        return serve(options.entry, search_cwd=True)
+    if options.command == "package":
+        return _package(options)
+    if options.command == "doctor":
+        from .doctor import run as run_doctor
+
+        return run_doctor(options)
+    return _build(options)

@@ -4,7 +4,10 @@
 * ``ours_frame``: ``tests/bench/bigframe`` (query type ``bench_frame``, numpy data), built alike;
 * ``go``: the Go reference plugin (``tests/interop/goref``, SDK v0.88.0);
 * ``ceiling``: ``tests/bench/ceiling/server.py``, grpclib + betterproto2 and nothing else,
-  behind the same kind of ``/bin/sh`` launcher as a built plugin.
+  behind the same kind of ``/bin/sh`` launcher as a built plugin;
+* ``shipped``: a copy of ``ours`` at a fresh path, started with a clean environment
+  (``PATH=/usr/bin:/bin`` only, so the system ``python3``): as on a Plutono server;
+* ``standalone``: the quickstart built with ``--standalone`` (a bundled interpreter).
 
 Example::
 
@@ -32,10 +35,11 @@ QUICKSTART_ID = "plutono-quickstart-datasource"
 
 @dataclass(frozen=True, slots=True)
 class PluginDir:
-    """A plugin directory and the id to start it with."""
+    """A plugin directory, the id to start it with, and the environment to start it in."""
 
     directory: Path
     plugin_id: str
+    clean_env: bool = False
 
 
 def _ceiling_dir(parent: Path) -> PluginDir:
@@ -59,8 +63,15 @@ def prepare_plugins(parent: Path) -> dict[str, PluginDir]:
     parent.mkdir(parents=True, exist_ok=True)
     ours = build_plugin_dir(ROOT / "examples" / "quickstart", parent / QUICKSTART_ID)
     frame = build_plugin_dir(BENCH / "bigframe", parent / BIGFRAME_ID)
+    shipped = parent / "shipped" / QUICKSTART_ID
+    shutil.copytree(ours.directory, shipped, symlinks=True)
+    standalone = build_plugin_dir(
+        ROOT / "examples" / "quickstart", parent / "standalone" / QUICKSTART_ID, standalone=True
+    )
     return {
         "ours": PluginDir(ours.directory, ours.plugin_id),
+        "shipped": PluginDir(shipped, QUICKSTART_ID, clean_env=True),
+        "standalone": PluginDir(standalone.directory, QUICKSTART_ID, clean_env=True),
         "ours_frame": PluginDir(frame.directory, frame.plugin_id),
         "go": PluginDir(goref_plugin_dir(parent), GOREF_PLUGIN_ID),
         "ceiling": _ceiling_dir(parent),

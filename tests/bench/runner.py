@@ -240,26 +240,48 @@ def measure_reshape(bench: Bench) -> None:
         bench.extras["long_to_wide_fields"] = result["wide_fields"]
 
 
+def _cold_start(bench: Bench, host_binary: Path, who: str) -> dict[str, Any]:
+    plugin = bench.plugins[who]
+    host = GoHost(
+        host_binary,
+        stderr_path=bench.workdir / f"host-cold-{who}.stderr",
+        env={"PATH": "/usr/bin:/bin"} if plugin.clean_env else None,
+        inherit_env=not plugin.clean_env,
+    )
+    try:
+        reply: dict[str, Any] = dict(host.start(plugin.directory, plugin.plugin_id))
+        started = _checked(reply, f"start {who}")
+        if who in ("ours", "go"):
+            time.sleep(bench.config.idle_settle_s)
+            bench.add("rss_idle_mb", who, rss_mb(started["pid"]))
+        killed = _checked(dict(host.kill()), f"kill {who}")
+        if not killed["graceful"]:
+            raise RuntimeError(f"{who} did not exit on Shutdown (SIGKILLed after 2 s)")
+        if who in ("ours", "go"):
+            bench.add("shutdown_ms", who, killed["elapsed_ms"])
+        return started
+    finally:
+        host.close()
+
+
 def measure_process(bench: Bench) -> None:
-    """4-6: cold start, Shutdown → exit when idle, RSS idle and after many calls; ours vs Go."""
+    """4-6: cold start, Shutdown → exit when idle, RSS idle and after many calls; ours vs Go.
+
+    Cold start is measured for the shipped directory too (a copy, clean environment, system
+    ``python3``) and for the ``--standalone`` bundle; Go's samples are their reference.
+    """
     config = bench.config
     host_binary = go_binary("host")
     for rep in range(config.cold_starts):
-        for who in _rotations(["ours", "go"], rep):
-            plugin = bench.plugins[who]
-            host = GoHost(host_binary, stderr_path=bench.workdir / f"host-cold-{who}.stderr")
-            try:
-                reply: dict[str, Any] = dict(host.start(plugin.directory, plugin.plugin_id))
-                started = _checked(reply, f"start {who}")
-                bench.add("cold_start_ms", who, started["handshake_ms"])
-                time.sleep(config.idle_settle_s)
-                bench.add("rss_idle_mb", who, rss_mb(started["pid"]))
-                killed = _checked(dict(host.kill()), f"kill {who}")
-                if not killed["graceful"]:
-                    raise RuntimeError(f"{who} did not exit on Shutdown (SIGKILLed after 2 s)")
-                bench.add("shutdown_ms", who, killed["elapsed_ms"])
-            finally:
-                host.close()
+        for who in _rotations(["ours", "go", "shipped", "standalone"], rep):
+            milliseconds = _cold_start(bench, host_binary, who)["handshake_ms"]
+            if who in ("ours", "go"):
+                bench.add("cold_start_ms", who, milliseconds)
+            for kind in ("shipped", "standalone"):
+                if who in (kind, "go"):
+                    bench.add(
+                        f"cold_start_{kind}_ms", "go" if who == "go" else "ours", milliseconds
+                    )
     for rep in range(config.rss_reps):
         for who in _rotations(["ours", "go"], rep):
             with _started(bench, who) as host:

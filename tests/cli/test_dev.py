@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -10,17 +11,27 @@ import sys
 import time
 from pathlib import Path
 
+from plutono_plugin._build.targets import host_platform
 from plutono_plugin.cli import main
 from tests._tools import ROOT
 from tests.runtime.test_reload import set_version
+
+PLATFORM = host_platform()
 
 
 def test_build_dev_launcher_watches_the_source_and_an_ini_value_wins(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(ROOT / "tests" / "plugins" / "reloadable", source)
-    assert main(["build", str(source), "--out", str(tmp_path / "out"), "--dev"]) == 0
-    launcher = (tmp_path / "out" / "gpx_reloadable_linux_amd64").read_text()
-    assert f"PL_PLUGIN_DEV_RELOAD=${{PL_PLUGIN_DEV_RELOAD:-{source.resolve()}}}" in launcher
+    out = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(out), "--dev", "--platform", PLATFORM]) == 0
+    # boot.py runs the source itself and turns hot reload on for it (setdefault: ini wins)
+    assert json.loads((out / "lib" / "build.json").read_text())["dev_source"] == str(
+        source.resolve()
+    )
+    boot = (out / "lib" / "boot.py").read_text()
+    assert 'os.environ.setdefault("PL_PLUGIN_DEV_RELOAD", dev_source)' in boot
+    assert main(["build", str(source), "--out", str(tmp_path / "release")]) == 0
+    assert "dev_source" not in json.loads((tmp_path / "release" / "lib" / "build.json").read_text())
 
 
 def _read_until(process: subprocess.Popen[str], text: str, timeout: float) -> list[str]:
@@ -40,7 +51,12 @@ def _read_until(process: subprocess.Popen[str], text: str, timeout: float) -> li
 def test_host_dev_shows_the_edited_answer_after_a_restart(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(ROOT / "tests" / "plugins" / "reloadable", source)
-    assert main(["build", str(source), "--out", str(tmp_path / "out"), "--dev"]) == 0
+    assert (
+        main(
+            ["build", str(source), "--out", str(tmp_path / "out"), "--dev", "--platform", PLATFORM]
+        )
+        == 0
+    )
     command = [
         *(sys.executable, "-m", "plutono_plugin", "host", str(tmp_path / "out"), "dev"),
         *("--debug", "--setting", "debug_port=0", "--query", '{"refId": "A"}'),

@@ -22,7 +22,13 @@ def write_source(folder: Path, manifest: dict[str, object]) -> Path:
     return folder
 
 
-GOOD = {"id": "x-datasource", "type": "datasource", "backend": True, "executable": "gpx_x"}
+GOOD = {
+    "id": "x-datasource",
+    "name": "X",
+    "type": "datasource",
+    "backend": True,
+    "executable": "gpx_x",
+}
 
 
 def test_build_writes_manifest_and_executable_launchers(tmp_path: Path) -> None:
@@ -46,6 +52,10 @@ def test_build_writes_manifest_and_executable_launchers(tmp_path: Path) -> None:
         ({**GOOD, "backend": False}, '"backend": true'),
         ({**GOOD, "type": "panel"}, "cannot have a backend"),
         ({k: v for k, v in GOOD.items() if k != "executable"}, "'executable'"),
+        ({k: v for k, v in GOOD.items() if k != "id"}, "'id' must be a non-empty string"),
+        ({k: v for k, v in GOOD.items() if k != "name"}, "'name' must be a non-empty string"),
+        ({k: v for k, v in GOOD.items() if k != "type"}, "'type' must be a non-empty string"),
+        ({k: v for k, v in GOOD.items() if k != "backend"}, '"backend": true'),
     ],
 )
 def test_build_refuses_a_manifest_plutono_would_not_start(

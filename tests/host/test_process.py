@@ -158,7 +158,13 @@ async def test_tcp_handshake_connects_within_the_port_range(tmp_path: Path) -> N
 
     source = tmp_path / "src"
     source.mkdir()
-    manifest = {"id": "tcp-ds", "type": "datasource", "backend": True, "executable": "gpx_tcp"}
+    manifest = {
+        "id": "tcp-ds",
+        "name": "TCP test",
+        "type": "datasource",
+        "backend": True,
+        "executable": "gpx_tcp",
+    }
     (source / "plugin.json").write_text(json.dumps(manifest))
     (source / "tcp_plugin.py").write_text(_TCP_PLUGIN)
     folder = build_plugin_dir(source, tmp_path / "tcp-ds", entry="tcp_plugin:plugin").directory

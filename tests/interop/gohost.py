@@ -222,8 +222,10 @@ class GoHost:
     """One running host process; every method sends one command and returns its reply.
 
     ``env`` is added to the host's own environment, which go-plugin passes on to the plugin
-    after Plutono's variables (contract 1.2 item 4). ``stderr_path`` receives the host's
-    debugging output (each log record it gets), which helps when a test fails.
+    after Plutono's variables (contract 1.2 item 4); with ``inherit_env=False`` it is the
+    whole environment (``env -i``). ``stderr_path`` receives the host's debugging output (each
+    log record it gets), which helps when a test fails. ``wrapper`` is a command the host runs
+    under (``unshare``/``setpriv``: another user, hidden directories).
     """
 
     def __init__(
@@ -233,14 +235,16 @@ class GoHost:
         env: Mapping[str, str] | None = None,
         stderr_path: Path | None = None,
         cwd: Path | None = None,
+        inherit_env: bool = True,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self._stderr: IO[bytes] | None = stderr_path.open("wb") if stderr_path else None
         self._process = subprocess.Popen(
-            [str(binary)],
+            [*wrapper, str(binary)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr if self._stderr else subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             cwd=cwd,
         )
         self._ids = itertools.count(1)

@@ -1,0 +1,184 @@
+"""First Python code a shipped plugin runs: pick the dependency tree, check, then serve.
+
+``plutono-plugin build`` copies this file to ``<plugin>/lib/boot.py``; the launcher runs it as
+``python3 -I -S -B lib/boot.py`` (isolated: no ``PYTHON*`` variables, no site-packages of
+the target machine, no bytecode written). It reads ``lib/build.json``, checks the interpreter's
+version, selects ``lib/deps/<os>-<arch>[-<libc>]-py<X.Y>`` for *this interpreter* (a Python
+under Rosetta or an Alpine container is what counts, not the launcher's name), puts the plugin,
+the framework and that tree first on ``sys.path`` and serves the entry.
+
+When something is missing it writes one hclog JSON line (contract 1.11: ``@level`` and
+``@message`` strings) naming the problem and the fix, and exits 1: Plutono logs that line at
+error level, while plain stderr only shows at debug level.
+
+This module must stay importable by old Pythons (it is what tells a user that their Python is
+too old), so it avoids f-strings and newer syntax, and imports only the standard library.
+"""
+
+import json
+import os
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+"""``platform.machine()`` spellings to Go's GOARCH."""
+
+PYTHON_SETTING = "PL_PLUGIN_PYTHON"
+"""The ini key ``[plugin.<id>] python`` reaches the launcher as this variable (contract 1.2)."""
+
+
+def variant_name(goos: str, goarch: str, libc: str) -> str:
+    """Name of a dependency tree: ``linux-amd64-musl``, ``darwin-arm64`` (no libc on macOS).
+
+    Example::
+
+        assert variant_name("linux", "arm64", "glibc") == "linux-arm64-glibc"
+    """
+    if goos == "darwin":
+        return "darwin-" + goarch
+    return "%s-%s-%s" % (goos, goarch, libc)
+
+
+def deps_name(variant: str, version: Tuple[int, int]) -> str:
+    """Directory under ``lib/deps`` for a variant and a Python ``(major, minor)``."""
+    return "%s-py%d.%d" % (variant, version[0], version[1])
+
+
+def _interpreter_libc(executable: str) -> str:
+    # The ELF interpreter of the running Python names its libc (what packaging checks too):
+    # /lib/ld-musl-x86_64.so.1 on Alpine, /lib64/ld-linux-x86-64.so.2 with glibc.
+    try:
+        with open(executable, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return "glibc"
+    return "musl" if b"ld-musl" in head else "glibc"
+
+
+def detect_libc(multiarch: str, executable: str) -> str:
+    """``musl`` or ``glibc`` for the running Linux Python (``sys.implementation._multiarch``)."""
+    if multiarch.endswith("-musl"):
+        return "musl"
+    if multiarch.endswith("-gnu"):
+        return "glibc"
+    return _interpreter_libc(executable)
+
+
+def this_variant() -> Tuple[str, str, str]:
+    """``(goos, goarch, libc)`` of the running interpreter."""
+    machine = os.uname().machine.lower()
+    goarch = ARCHES.get(machine, machine)
+    if sys.platform == "darwin":
+        return "darwin", goarch, ""
+    multiarch = getattr(sys.implementation, "_multiarch", "") or ""
+    return sys.platform, goarch, detect_libc(multiarch, sys.executable)
+
+
+def select(
+    goos: str,
+    goarch: str,
+    libc: str,
+    version: Tuple[int, int],
+    built: Sequence[str],
+    python_versions: Sequence[str],
+    python: str,
+    plugin_id: str = "<id>",
+) -> Tuple[Optional[str], Optional[Dict[str, str]]]:
+    """The dependency directory for this interpreter, or a problem (``message``, ``fix``).
+
+    ``built`` lists the directories under ``lib/deps``; ``python_versions`` the ``X.Y`` the
+    plugin was built for; ``python`` the interpreter as configured and ``plugin_id`` the
+    plugin's id (both for the messages).
+
+    Example::
+
+        name, problem = select("linux", "arm64", "musl", (3, 11),
+                               ["linux-arm64-musl-py3.11"], ["3.11"], "python3")
+        assert name == "linux-arm64-musl-py3.11" and problem is None
+    """
+    wanted = " or ".join(python_versions)
+    have = "%d.%d" % version
+    lowest = min(tuple(int(part) for part in item.split(".")) for item in python_versions)
+    if version < lowest:
+        return None, {
+            "message": "%s is Python %s, too old for this plugin: it needs Python %s"
+            % (python, have, wanted),
+            "fix": "install Python %s on this machine, or point [plugin.%s] python "
+            "(%s) to a Python %s interpreter" % (wanted, plugin_id, PYTHON_SETTING, wanted),
+        }
+    if have not in python_versions:
+        return None, {
+            "message": "%s is Python %s, but this plugin was built for Python %s "
+            "(compiled dependencies are specific to one Python version)" % (python, have, wanted),
+            "fix": "point [plugin.%s] python (%s) to a Python %s interpreter, or rebuild "
+            "with plutono-plugin build --python-version %s"
+            % (plugin_id, PYTHON_SETTING, wanted, have),
+        }
+    variant = variant_name(goos, goarch, libc)
+    name = deps_name(variant, version)
+    if name not in built:
+        return None, {
+            "message": "this plugin has no dependencies for %s (Python %s); it was built for %s"
+            % (variant, have, ", ".join(sorted(built)) or "no platform"),
+            "fix": "rebuild with plutono-plugin build --platform %s_%s" % (goos, goarch),
+        }
+    return name, None
+
+
+def problem_line(problem: Dict[str, str]) -> str:
+    """One hclog JSON line (contract 1.11): string ``@level`` and ``@message``, extra keys."""
+    record = {"@level": "error", "@message": problem["message"] + "; fix: " + problem["fix"]}
+    record.update(problem)
+    return json.dumps(record)
+
+
+def _fail(problem: Dict[str, str]) -> int:
+    sys.stderr.write(problem_line(problem) + "\n")
+    sys.stderr.flush()
+    return 1
+
+
+def main(argv: List[str]) -> int:
+    """Check, select and serve; returns the exit code when the plugin cannot start."""
+    lib = os.path.dirname(os.path.abspath(__file__))
+    try:
+        with open(os.path.join(lib, "build.json")) as handle:
+            config = json.load(handle)
+        built = os.listdir(os.path.join(lib, "deps"))
+    except (OSError, ValueError) as error:
+        return _fail(
+            {
+                "message": "the plugin directory %s is incomplete: %s" % (os.path.dirname(lib), error),
+                "fix": "copy the whole directory again, or rebuild with plutono-plugin build",
+            }
+        )
+    goos, goarch, libc = this_variant()
+    python = os.environ.get(PYTHON_SETTING) or config["python"]
+    name, problem = select(
+        goos,
+        goarch,
+        libc,
+        sys.version_info[:2],
+        built,
+        config["python_versions"],
+        python,
+        config["plugin_id"],
+    )
+    if problem is not None:
+        return _fail(problem)
+    sys.path[:0] = [
+        os.path.join(lib, "plugin"),
+        os.path.join(lib, "framework"),
+        os.path.join(lib, "deps", str(name)),
+    ]
+    dev_source = config.get("dev_source")
+    if dev_source:  # a --dev build: the edited source, restarted on change (hot reload)
+        os.environ.setdefault("PL_PLUGIN_DEV_RELOAD", dev_source)
+        sys.path.insert(0, dev_source)
+    from plutono_plugin.cli.serve import serve
+
+    return serve(config["entry"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

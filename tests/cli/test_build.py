@@ -1,0 +1,144 @@
+"""``plutono-plugin build`` refuses, with the problem named, a plugin that could not start."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from plutono_plugin._build.targets import host_platform
+from plutono_plugin.cli import main
+from tests._tools import ROOT, skip_or_fail
+from tests.cli.test_main import GOOD
+
+
+def source_with(folder: Path, code: str, *, name: str = "plugin.py") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "plugin.json").write_text(json.dumps(GOOD))
+    (folder / name).write_text(code)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("code", "entry", "message"),
+    [
+        (
+            "from plutono_plugin import Plugin\nplugin = Plugin(\n",
+            "plugin:plugin",
+            "plugin.py:2 does not compile",
+        ),
+        (
+            "import not_installed_anywhere\n",
+            "plugin:plugin",
+            "does not import: ModuleNotFoundError: No module named 'not_installed_anywhere'",
+        ),
+        (
+            "raise RuntimeError('no config at import time')\n",
+            "plugin:plugin",
+            "does not import: RuntimeError: no config at import time",
+        ),
+        ("plugin = object()\n", "plugin:plugin", "plugin:plugin is a object, not a Plugin"),
+        ("app = 1\n", "plugin:plugin", "module 'plugin' has no attribute 'plugin'"),
+        ("plugin = 1\n", "server:plugin", "entry module 'server' is not in"),
+        ("plugin = 1\n", "plugin", "entry 'plugin' must be module:attribute"),
+    ],
+)
+def test_build_refuses_an_entry_that_would_not_start(
+    tmp_path: Path, code: str, entry: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = source_with(tmp_path / "src", code)
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--entry", entry]) == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists()  # nothing half-built is left behind
+
+
+def test_a_module_of_the_plugin_that_does_not_compile_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    (source / "helpers").mkdir()
+    (source / "helpers" / "__init__.py").write_text("")
+    (source / "helpers" / "broken.py").write_text("def f(:\n")
+    assert main(["build", str(source), "--out", str(tmp_path / "out")]) == 2
+    assert "helpers/broken.py:1 does not compile" in capsys.readouterr().err
+
+
+def test_unknown_platform_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    code = main(["build", str(source), "--out", str(tmp_path / "o"), "--platform", "windows_386"])
+    assert code == 2
+    assert "unknown platform 'windows_386'" in capsys.readouterr().err
+
+
+def test_build_does_not_replace_a_directory_that_is_not_a_plugin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    assert main(["build", str(source), "--out", str(precious), "--platform", "linux_amd64"]) == 2
+    assert "is not a plugin directory" in capsys.readouterr().err
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_a_target_without_wheels_fails_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    # pyarrow 0.x published no wheel for today's Pythons: nothing the target could run.
+    (source / "requirements.txt").write_text("pyarrow<1  # far too old\n")
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--platform", "linux_arm64"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot serve linux_arm64 (glibc) with Python 3." in error
+    assert "pyarrow<1" in error
+    assert not output.exists()
+
+
+@pytest.mark.timeout(300)
+def test_each_python_version_gets_its_own_trees_and_bytecode(
+    public_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alpine 3.21 (Plutono's image) has Python 3.12: build for it beside this one."""
+    pythons = sorted(Path.home().glob(".pyenv/versions/3.12.*/bin/python3.12"))
+    if not pythons:
+        skip_or_fail("no Python 3.12 here to build and run for")
+    monkeypatch.setenv("PATH", f"{pythons[0].parent}{os.pathsep}{os.environ['PATH']}")
+    output = public_dir / "quickstart"
+    arguments = ["build", str(ROOT / "examples" / "quickstart"), "--out", str(output)]
+    arguments += ["--platform", host_platform(), "--python-version", "3.11"]
+    assert main([*arguments, "--python-version", "3.12"]) == 0
+    trees = {path.name.rsplit("-py", 1)[1] for path in (output / "lib" / "deps").iterdir()}
+    assert trees == {"3.11", "3.12"}
+    cache = output / "lib" / "framework" / "plutono_plugin" / "__pycache__"
+    assert (cache / "plugin.cpython-311.pyc").is_file()
+    assert (cache / "plugin.cpython-312.pyc").is_file()
+    capsys.readouterr()
+    assert main(["doctor", str(output), "--setting", f"python={pythons[0]}"]) == 0
+    assert "verdict     ready" in capsys.readouterr().out
+
+
+def test_bytecode_for_a_python_that_is_not_here_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    arguments = ["build", str(source), "--out", str(tmp_path / "out")]
+    assert main([*arguments, "--platform", "linux_amd64", "--python-version", "3.99"]) == 2
+    assert "building for Python 3.99 needs a python3.99 interpreter on PATH" in (
+        capsys.readouterr().err
+    )
+
+
+def test_standalone_for_another_platform_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    other = "darwin_arm64" if host_platform() != "darwin_arm64" else "linux_amd64"
+    arguments = ["build", str(source), "--out", str(tmp_path / "out"), "--standalone"]
+    assert main([*arguments, "--platform", other]) == 2
+    assert f"it builds for {host_platform()} only" in capsys.readouterr().err
