@@ -99,7 +99,6 @@ def bind_handler(
     path_params: Collection[str] = (),
     allow_context: bool = True,
     check_async: bool = True,
-    allow_sync: bool = True,
     options_type: type[Any] | None = None,
 ) -> Binding:
     """Check ``handler`` and work out its :class:`Binding`; ``TypeError`` names any problem.
@@ -116,8 +115,7 @@ def bind_handler(
     name = getattr(handler, "__qualname__", repr(handler))
     where = f"{kind} handler {name}"
     is_async = _is_coroutine_function(handler)
-    refused = inspect.isasyncgenfunction(handler) or not allow_sync
-    if check_async and not is_async and refused:
+    if check_async and inspect.isasyncgenfunction(handler):
         raise TypeError(f"{where} must be an 'async def' (or a plain 'def') function")
     hints = _resolve_hints(handler, where)
     slots: dict[str, Slot] = {}

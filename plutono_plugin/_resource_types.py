@@ -19,7 +19,7 @@ from .errors import ResourceError
 
 __all__ = ("ResourceRequest", "ResourceResponse")
 
-_JSON = "application/json"
+JSON_CONTENT_TYPE = "application/json"
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class ResourceResponse:
     ) -> ResourceResponse:
         """``value`` as compact UTF-8 JSON; ``TypeError``/``ValueError`` if it cannot be."""
         encoded = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return cls(encoded.encode(), status=status, headers=headers, content_type=_JSON)
+        return cls(encoded.encode(), status=status, headers=headers, content_type=JSON_CONTENT_TYPE)
 
     @classmethod
     def text(

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from ._asgi import ASGIApp, AsgiFailure, call_asgi
 from ._calls import WorkerThreads, invoke, is_cancellation
 from ._headers import Headers, QueryParams, canonical_header_name
-from ._resource_types import ResourceRequest, ResourceResponse
+from ._resource_types import JSON_CONTENT_TYPE, ResourceRequest, ResourceResponse
 from ._routing import Mount, ResourceHandler, ResourceRoute
 from .errors import ResourceError, describe_exception
 
@@ -54,7 +54,6 @@ logger = logging.getLogger("plutono_plugin.resource")
 ASGI_CONTEXT_KEY = "plutono_plugin.context"
 """Scope key under which a mounted ASGI app finds the call's :class:`RequestContext`."""
 
-_JSON = "application/json"
 _UNSAFE = re.compile(r"[\r\n\x00]")
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -309,7 +308,7 @@ def _to_response(result: object) -> ResourceResponse:
     if isinstance(result, bytes | bytearray | memoryview):
         return ResourceResponse(bytes(result), content_type=_DEFAULT_CONTENT_TYPE)
     if result is None:
-        return ResourceResponse(status=204, content_type=_JSON)
+        return ResourceResponse(status=204, content_type=JSON_CONTENT_TYPE)
     if hasattr(result, "__aiter__"):
         return ResourceResponse(result, content_type=_DEFAULT_CONTENT_TYPE)
     raise TypeError(

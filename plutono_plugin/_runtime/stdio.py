@@ -33,12 +33,13 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._proto import plugin
+from .hclog import TRACE
 
 __all__ = ("FdCapture", "StdioHub", "StdoutCapture")
 
 _CHUNK: Final = 1024  # go-plugin streams stdio in 1 KiB chunks (contract 1.10)
 _PREFIXES: Final = (  # go-plugin's level inference for non-JSON lines (contract 1.11)
-    (b"[TRACE]", 5),
+    (b"[TRACE]", TRACE),
     (b"[DEBUG]", logging.DEBUG),
     (b"[INFO]", logging.INFO),
     (b"[WARN]", logging.WARNING),
