@@ -10,7 +10,14 @@ import re
 from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
-__all__ = ("Headers", "HeadersInput", "QueryParams", "canonical_header_name", "is_secret_header")
+__all__ = (
+    "Headers",
+    "HeadersInput",
+    "QueryParams",
+    "canonical_header_name",
+    "is_header_name",
+    "is_secret_header",
+)
 
 HeadersInput = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]]
 """A mapping of names to one value or a list of values, or ``(name, value)`` pairs."""
@@ -31,6 +38,11 @@ def is_secret_header(name: str) -> bool:
         assert is_secret_header("X-Id-Token") and not is_secret_header("Accept")
     """
     return name.lower() in _REDACTED or _SECRET_WORDS.search(name) is not None
+
+
+def is_header_name(name: str) -> bool:
+    """Whether ``name`` is a valid HTTP header name (an RFC 9110 token, as Go checks)."""
+    return _TOKEN.fullmatch(name) is not None
 
 
 def canonical_header_name(name: str) -> str:
