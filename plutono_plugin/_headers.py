@@ -14,6 +14,7 @@ __all__ = (
     "Headers",
     "HeadersInput",
     "QueryParams",
+    "SecretValue",
     "canonical_header_name",
     "is_header_name",
     "is_secret_header",
@@ -24,7 +25,36 @@ HeadersInput = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REDACTED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-_SECRET_WORDS = re.compile(r"token|secret|passw|api-?key|auth|session|credential|signature", re.I)
+_SECRET_WORDS = re.compile(
+    r"token|secret|passw|api[-_]?key|private[-_]?key|auth|session|credential|signature", re.I
+)
+
+
+class SecretValue(str):
+    """A credential: itself for every use (``str()``, ``==``, sending it on), hidden in ``repr``.
+
+    Header values whose name :func:`is_secret_header` are kept as ``SecretValue``, so the
+    forms a logger produces — ``%r``, ``dict(headers)`` and any container printed with
+    ``%s`` — show ``'<redacted>'``; the hclog formatter writes ``"<redacted>"`` for it.
+
+    Example::
+
+        token = SecretValue("Bearer abc")
+        assert token == "Bearer abc" and f"{token}" == "Bearer abc"
+        assert repr(token) == "'<redacted>'" and "abc" not in str({"Authorization": token})
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
+
+
+def redact_secret_values(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``pairs`` with the value of every secret name wrapped in :class:`SecretValue`."""
+    return [
+        (name, SecretValue(value) if is_secret_header(name) else value) for name, value in pairs
+    ]
 
 
 def is_secret_header(name: str) -> bool:
@@ -140,8 +170,10 @@ class Headers(_MultiMap):
     """Immutable, case-insensitive HTTP headers; names are kept Go-canonical.
 
     ``headers["content-type"]`` and ``headers.get("Content-Type")`` give the first value,
-    ``getall`` every value; ``as_lists()`` is the shape of the protobuf header map. The repr
-    hides ``Authorization`` and cookie values, so logging a request is safe.
+    ``getall`` every value; ``as_lists()`` is the shape of the protobuf header map. Credential
+    values (``Authorization``, cookies, tokens: :func:`is_secret_header`) are
+    :class:`SecretValue`: ``repr``, ``str``, ``dict(headers)`` and the hclog formatter hide them,
+    so logging a request or its headers is safe.
 
     Example::
 
@@ -169,7 +201,7 @@ class Headers(_MultiMap):
                     f"({type(value).__name__})"
                 )
             pairs.append((canonical_header_name(name), value))
-        self._load(pairs)
+        self._load(redact_secret_values(pairs))
 
     def _key(self, name: str) -> str:
         return name.lower()
