@@ -166,6 +166,7 @@ class ReadOnlyAuthorizer:
 
     def __init__(self) -> None:
         self.refused = ""
+        self.denied = False
 
     def __call__(
         self, action: int, first: str | None, second: str | None, database: str | None, _: Any
@@ -177,7 +178,9 @@ class ReadOnlyAuthorizer:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA and (first or "").lower() in _READ_PRAGMAS:
             return sqlite3.SQLITE_OK
-        if not self.refused:
+        self.denied = True
+        schema_table = first in ("sqlite_master", "sqlite_temp_master")
+        if not self.refused and not schema_table:  # CREATE first writes sqlite_master: say CREATE
             if action == sqlite3.SQLITE_FUNCTION:
                 self.refused = f"the function {second}()"
             elif action == sqlite3.SQLITE_PRAGMA:
@@ -241,9 +244,10 @@ class Database:
             try:
                 cursor = connection.execute(sql)
             except sqlite3.DatabaseError:
-                if authorizer.refused:
+                if authorizer.refused or authorizer.denied:
+                    what = authorizer.refused or "changing the schema"
                     raise QueryError(
-                        f"the datasource is read-only: {authorizer.refused} is not allowed"
+                        f"the datasource is read-only: {what} is not allowed"
                     ) from None
                 raise
             columns = [item[0] for item in cursor.description or ()]
