@@ -73,8 +73,7 @@ class SQLOptions:
     path: str = field(
         default="", metadata={"label": "Database file", "placeholder": "private per-user file"}
     )
-    """SQLite file, created with the sample tables if missing. Empty: a file in a directory
-    private to the plugin's user."""
+    """SQLite file, created with the sample tables if missing; empty: a private per-user file."""
     time_interval: str = field(default="1ms", metadata={"label": "Min time interval"})
     """Smallest $__interval, e.g. 10s or >1m."""
     row_limit: int = 10_000
