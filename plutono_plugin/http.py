@@ -288,6 +288,11 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
             await transport.aclose()
 
 
+# http_client options that configure connections: httpx applies them only to transports it
+# builds itself, so they go to each transport the router makes.
+_TRANSPORT_OPTIONS = ("http1", "http2", "limits", "retries", "local_address", "socket_options")
+
+
 def _no_cookies() -> CookieJar:
     """A jar that refuses every cookie: nothing an upstream sets is sent with a later call."""
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
@@ -348,7 +353,11 @@ def http_client(settings: DataSourceSettings | HTTPSettings, **options: Any) -> 
         "headers": {name: value.encode() for name, value in settings.headers.items()},
         "timeout": settings.timeout,
         "trust_env": False,  # proxies: Go's rules below; no netrc, no ALL_PROXY
-        "transport": _ProxyRouter(EnvironmentProxies.from_environment(), tls_context, {}),
+        "transport": _ProxyRouter(
+            EnvironmentProxies.from_environment(),
+            tls_context,
+            {key: options.pop(key) for key in _TRANSPORT_OPTIONS if key in options},
+        ),
         "cookies": _no_cookies(),  # Plutono's data proxy keeps no cookie jar either
         "event_hooks": hooks,
     }

@@ -53,7 +53,12 @@ class Echo(BaseHTTPRequestHandler):
                 names = [pair for entry in subject for pair in entry]
                 peer = next((value for key, value in names if key == "commonName"), None)
         body = json.dumps(
-            {"path": self.path, "headers": dict(self.headers.items()), "client": peer}
+            {
+                "path": self.path,
+                "headers": dict(self.headers.items()),
+                "client": peer,
+                "address": self.client_address[0],
+            }
         ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -499,3 +504,10 @@ def test_proxy_variables_as_go_reads_them() -> None:
     assert read(HTTPS_PROXY="socks5://s:1080").https_proxy == "socks5://s:1080"
     assert read(HTTP_PROXY="p:1").proxy_for("https://example.com/") == ""  # no fallback
     assert read(no_proxy="example.com", HTTP_PROXY="p").proxy_for("http://example.com") == ""
+
+
+async def test_connection_options_reach_every_transport(http_server: Server) -> None:
+    async with http_client(settings(http_server.url), local_address="127.0.0.2") as client:
+        seen = await get(client)
+
+    assert seen["address"] == "127.0.0.2"  # httpx alone would drop it next to transport=

@@ -277,7 +277,12 @@ def private_directory() -> Path:
 
     A shared, predictable path would let another local user plant a symlink or a database.
     """
-    uid = os.getuid()
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: the temporary directory is the user's own already
+        folder = Path(tempfile.gettempdir()) / "plutono-sql-example"
+        folder.mkdir(exist_ok=True)
+        return folder
+    uid = getuid()
     folder = Path(tempfile.gettempdir()) / f"plutono-sql-example-{uid}"
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700)
