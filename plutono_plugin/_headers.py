@@ -26,7 +26,10 @@ HeadersInput = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]]
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REDACTED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _SECRET_WORDS = re.compile(
-    r"token|secret|passw|api[-_]?key|private[-_]?key|auth|session|credential|signature", re.I
+    # "auth" but not an author ("author", "authors", "authorName")
+    r"token|secret|passw|api[-_]?key|private[-_]?key|auth(?!ors?(?:[-_]?name)?$)|session"
+    r"|credential|signature",
+    re.I,
 )
 
 

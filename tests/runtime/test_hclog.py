@@ -145,6 +145,7 @@ def test_credentials_are_redacted_at_any_depth(capture: tuple[logging.Logger, io
             "upstream": {"config": [{"token": "t1", "session_count": 2, "oauth": True}]},
             "values": [SecretValue("hidden"), "shown"],
             "headers": headers,
+            "author": "Ann",
         },
     )
 
@@ -155,4 +156,5 @@ def test_credentials_are_redacted_at_any_depth(capture: tuple[logging.Logger, io
     }
     assert record["values"] == ["<redacted>", "shown"]
     assert record["headers"] == {"Authorization": "<redacted>", "Accept": "json"}
+    assert record["author"] == "Ann"  # "auth" in a name is not enough
     assert "t0k" not in stream.getvalue() and "pw1" not in stream.getvalue()
