@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
+import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -511,3 +513,55 @@ async def test_connection_options_reach_every_transport(http_server: Server) -> 
         seen = await get(client)
 
     assert seen["address"] == "127.0.0.2"  # httpx alone would drop it next to transport=
+
+
+class _Tunnel(BaseHTTPRequestHandler):
+    """A real CONNECT proxy; every tunnel goes to ``server.target``, whatever the name asked."""
+
+    def do_CONNECT(self) -> None:
+        self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        upstream = socket.create_connection(self.server.target)  # type: ignore[attr-defined]
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        sockets = [self.connection, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(sockets, [], [], 5)
+                if not readable:
+                    return
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (upstream if source is self.connection else self.connection).sendall(data)
+        finally:
+            upstream.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def test_https_goes_through_https_proxy_with_connect(
+    https_server: Server, ca: trustme.CA, proxy_env: pytest.MonkeyPatch
+) -> None:
+    proxy = Quiet(("127.0.0.1", 0), _Tunnel)
+    proxy.seen = []  # type: ignore[attr-defined]
+    proxy.target = https_server.server.server_address[:2]  # type: ignore[attr-defined]
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    proxy_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    ds = settings(
+        "https://upstream.test",
+        {"tlsAuthWithCACert": True},
+        {"tlsCACert": ca.cert_pem.bytes().decode()},
+    )
+    try:
+        async with http_client(ds) as client:
+            seen = await get(client, "/through")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join(5)
+
+    assert seen["path"] == "/through"  # TLS to upstream.test, end to end through the tunnel
+    assert proxy.seen == ["upstream.test:443"]  # type: ignore[attr-defined]
