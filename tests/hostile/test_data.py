@@ -143,6 +143,22 @@ async def test_sql_rows_are_cut_at_the_byte_budget(sample_db: Path) -> None:
     ]
 
 
+async def test_sql_a_high_row_limit_is_still_bounded_in_bytes(sample_db: Path) -> None:
+    many = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000) "
+        "SELECT x FROM c"
+    )
+    async with PluginTestClient(_example().plugin) as client:
+        reply = await client.query(
+            target("A", rawSql=many, format="table"),
+            context=sql_context(sample_db, rowLimit=10_000_000, byteLimitMib=2),
+        )
+
+    [frame] = reply["A"].frames
+    assert 5_000 < frame.rows < 50_000  # ~76 bytes a row: 2 MiB is about 27,000 rows
+    assert frame.meta is not None and "byte limit of 2 MiB" in frame.meta.notices[0].text
+
+
 # --- item 3: abandoned queries never stopped ------------------------------------------------
 
 ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c"
