@@ -32,6 +32,7 @@ title, text, tags)`` with a deploy every six hours.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sqlite3
@@ -373,9 +374,17 @@ async def run_query(db: Database, sql: str, limit: int | None = None) -> Result:
 async def _run(db: Database, sql: str) -> Frame:
     result = await run_query(db, sql)
     time_columns = [name for name in ("time", "timeEnd") if name in result.columns]
-    frame = Frame.from_rows(
-        result.rows, columns=result.columns, time_columns=time_columns, limit=db.row_limit
-    )  # one row more than the limit was fetched: from_rows cuts it and adds a warning
+    # One row more than the limit was fetched: from_rows cuts it and adds a warning. Up to the
+    # byte limit of rows: converted in the worker thread too, off the event loop.
+    frame = await anyio.to_thread.run_sync(
+        functools.partial(
+            Frame.from_rows,
+            result.rows,
+            columns=result.columns,
+            time_columns=time_columns,
+            limit=db.row_limit,
+        )
+    )
     notices = list(frame.meta.notices if frame.meta else ())
     if result.cut:
         notices.append(Notice(result.cut, severity="warning"))
