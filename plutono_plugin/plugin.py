@@ -119,7 +119,11 @@ class Plugin:
             raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
         self.workers = WorkerThreads(max_sync_handlers)
         """The worker threads plain ``def`` handlers run in."""
-        self.options = OptionsDecoder(options) if options is not None else None
+        self.options = (
+            OptionsDecoder(options, idle_timeout=instance_idle_timeout)
+            if options is not None
+            else None
+        )
         """Decodes the typed options of ``Plugin(options=...)`` (``.model`` is the type)."""
         self.queries = QueryRouter(
             query_routes,
