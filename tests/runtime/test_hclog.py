@@ -130,4 +130,3 @@ def test_configure_logging_routes_root_records_and_quiets_the_transport() -> Non
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.captureWarnings(False)
-
