@@ -185,7 +185,7 @@ class LoopWatchdog:
                 lag,
                 module,
                 handler or "code outside any handler",
-                extra={**fields, "module": module},
+                extra={**fields, "importing": module},
             )
             return
         _log.warning(

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import io
 import json
 import logging
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
 
 from plutono_plugin._calls import log_fields
+from plutono_plugin._runtime.handshake import remove_stale_socket_directories
 from plutono_plugin._runtime.hclog import HclogFormatter
+from plutono_plugin._runtime.watchdog import BLOCKED_EXIT_CODE, LoopWatchdog
 
 
 def test_integers_are_written_so_plutono_prints_them_as_integers() -> None:
@@ -25,3 +36,83 @@ def test_integers_are_written_so_plutono_prints_them_as_integers() -> None:
     record = json.loads(stream.getvalue())
     assert (record["orgId"], record["datasourceId"], record["rows"]) == ("1", "19", "5")
     assert record["ok"] is True and record["ratio"] == 0.5
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def socket_directory(parent: Path, pid: int, mode: int = 0o700) -> Path:
+    directory = parent / f"plutono-plugin-{pid}-abcd1234"
+    directory.mkdir(mode=mode)
+    directory.chmod(mode)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(directory / "plugin.sock"))
+    sock.close()
+    return directory
+
+
+def test_only_socket_directories_of_dead_plugins_of_this_user_are_removed(tmp_path: Path) -> None:
+    dead = dead_pid()
+    stale = socket_directory(tmp_path, dead)
+    empty = tmp_path / f"plutono-plugin-{dead}-empty0000"
+    empty.mkdir(mode=0o700)
+    alive = socket_directory(tmp_path, os.getppid())
+    mine = socket_directory(tmp_path, os.getpid())
+    shared = tmp_path / f"plutono-plugin-{dead}-shared00"
+    shared.mkdir(mode=0o700)
+    (shared / "plugin.sock").write_text("not a socket")
+    extra = socket_directory(tmp_path, dead + 100_000_000)  # no such pid either
+    (extra / "notes.txt").write_text("someone else's file")
+    loose = socket_directory(tmp_path, dead + 200_000_000, mode=0o755)
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / f"plutono-plugin-{dead}-link0000"
+    link.symlink_to(target, target_is_directory=True)
+    other = tmp_path / "unrelated-12345"
+    other.mkdir()
+
+    assert remove_stale_socket_directories(str(tmp_path)) == 2
+    assert not stale.exists() and not empty.exists()
+    for kept in (alive, mine, shared, extra, loose, link, target, other):
+        assert kept.exists() or kept.is_symlink(), kept
+
+
+def test_the_watchdog_names_a_first_use_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "slow_to_import_for_test.py").write_text("import time\ntime.sleep(0.4)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    async def main() -> None:
+        watchdog = LoopWatchdog(0.1)
+        watchdog.start()
+        try:
+            importlib.import_module("slow_to_import_for_test")
+            await asyncio.sleep(0.1)
+        finally:
+            watchdog.close()
+
+    with caplog.at_level(logging.WARNING, "plutono_plugin.watchdog"):
+        asyncio.run(main())
+    # Before: "Make the handler a plain 'def'", which would not have helped.
+    assert "importing 'slow_to_import_for_test' for the first time" in caplog.text
+    assert "plain 'def'" not in caplog.text
+
+
+def test_a_stop_the_blocked_loop_cannot_finish_is_ended_by_the_watchdog() -> None:
+    exits: list[int] = []
+
+    async def main() -> None:
+        watchdog = LoopWatchdog(None, exit=exits.append)
+        watchdog.start()
+        try:
+            watchdog.stop_requested(0.1)
+            time.sleep(0.8)  # noqa: ASYNC251 - the blocked loop under test
+        finally:
+            watchdog.close()
+
+    asyncio.run(main())
+    assert exits == [BLOCKED_EXIT_CODE]

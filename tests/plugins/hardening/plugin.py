@@ -15,7 +15,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from plutono_plugin import DataSourceSettings, Field, Frame, HealthResult, Plugin, Query
+from plutono_plugin import (
+    DataSourceSettings,
+    Field,
+    Frame,
+    HealthResult,
+    Plugin,
+    Query,
+    ResourceRequest,
+    ResourceResponse,
+)
 
 
 @dataclass
@@ -76,6 +85,17 @@ async def block(query: Query, model: Block) -> Frame:
 @plugin.query("label")
 async def label(query: Query, instance: str, options: Options) -> Frame:
     return Frame("", [Field("label", [instance]), Field("option", [options.label])])
+
+
+async def _chunks(count: int, size: int) -> AsyncIterator[bytes]:
+    for index in range(count):
+        yield bytes([index % 256]) * size
+
+
+@plugin.resource("big")
+async def big(request: ResourceRequest) -> ResourceResponse:
+    """200 chunks of 64 KiB (12.5 MiB): more than a reader that never reads lets through."""
+    return ResourceResponse(_chunks(200, 64 * 1024))
 
 
 @plugin.check_health
