@@ -15,6 +15,11 @@ Two gaps of grpclib 0.4 are closed here, where the transport is, so the services
   once (RESOURCE_EXHAUSTED), and only then reads the body (contract 5.2: the Go SDK's server
   refuses above 16 MiB).
 
+A third gap: on every connection-level WINDOW_UPDATE grpclib wakes every stream of the
+connection, and each whose own window is spent goes back to sleep; a client leaving dozens of
+streamed bodies unread kept the loop busy doing that. :func:`_wake_writable_streams` wakes only
+the streams that can send.
+
 And two h2 habits are changed:
 
 * h2 advertises ``MAX_CONCURRENT_STREAMS`` 100 and go-plugin keeps two streams open for the life
@@ -31,12 +36,15 @@ And two h2 habits are changed:
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import grpclib.protocol
 import grpclib.server
+import h2.events
+import h2.exceptions
 import h2.settings
 from grpclib import GRPCError
 from grpclib.const import Status
@@ -91,9 +99,37 @@ class _Protocol(grpclib.protocol.H2Protocol):
             {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS}
         )
         self.connection.flush()
+        processor = self.processor
+        processor.processors[h2.events.WindowUpdated] = functools.partial(
+            _wake_writable_streams, processor, h2_connection
+        )
         closed = getattr(self.connection._connection, "_closed_streams", None)
         if closed is not None and hasattr(closed, "_size_limit"):
             closed._size_limit = CLOSED_STREAMS_REMEMBERED
+
+
+def _wake_writable_streams(
+    processor: grpclib.protocol.EventsProcessor, h2_connection: Any, event: h2.events.WindowUpdated
+) -> None:
+    """Wake on a WINDOW_UPDATE only the streams that can now send.
+
+    grpclib wakes every stream of the connection on each connection-level update; a stream
+    whose own window is spent (a client not reading its body) goes back to sleep at once, so
+    a reader that leaves dozens of streams unread while the connection window moves kept the
+    loop busy waking them (issue 16: a core burnt with 50-98 unread bodies).
+    """
+    if event.stream_id:
+        stream = processor.streams.get(event.stream_id)
+        if stream is not None:
+            stream.window_updated.set()
+        return
+    for stream_id, stream in processor.streams.items():
+        try:
+            writable = h2_connection.local_flow_control_window(stream_id) > 0
+        except h2.exceptions.H2Error:  # closed or unknown: let the stream see that itself
+            writable = True
+        if writable:
+            stream.window_updated.set()
 
 
 class PluginGrpcServer(grpclib.server.Server):

@@ -10,14 +10,20 @@ import logging
 import os
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import h2.events
+import h2.exceptions
 import pytest
 
 from plutono_plugin._calls import log_fields
 from plutono_plugin._runtime.handshake import remove_stale_socket_directories
 from plutono_plugin._runtime.hclog import HclogFormatter
+from plutono_plugin._runtime.transport import _wake_writable_streams
 from plutono_plugin._runtime.watchdog import BLOCKED_EXIT_CODE, LoopWatchdog
 
 
@@ -54,7 +60,15 @@ def socket_directory(parent: Path, pid: int, mode: int = 0o700) -> Path:
     return directory
 
 
-def test_only_socket_directories_of_dead_plugins_of_this_user_are_removed(tmp_path: Path) -> None:
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A directory whose socket paths fit in sun_path (pytest's tmp_path can be too long)."""
+    with tempfile.TemporaryDirectory(prefix="pp") as directory:
+        yield Path(directory)
+
+
+def test_only_socket_directories_of_dead_plugins_of_this_user_are_removed(short_tmp: Path) -> None:
+    tmp_path = short_tmp
     dead = dead_pid()
     stale = socket_directory(tmp_path, dead)
     empty = tmp_path / f"plutono-plugin-{dead}-empty0000"
@@ -116,3 +130,31 @@ def test_a_stop_the_blocked_loop_cannot_finish_is_ended_by_the_watchdog() -> Non
 
     asyncio.run(main())
     assert exits == [BLOCKED_EXIT_CODE]
+
+
+def test_a_connection_window_update_wakes_only_streams_that_can_send() -> None:
+    # A client leaving bodies unread: their stream windows are spent. grpclib woke every stream
+    # on each connection-level WINDOW_UPDATE, each went back to sleep: a busy loop (issue 16).
+    windows = {1: 0, 3: 65535, 5: 0, 7: None}
+
+    class Connection:
+        def local_flow_control_window(self, stream_id: int) -> int:
+            window = windows[stream_id]
+            if window is None:
+                raise h2.exceptions.StreamClosedError(stream_id)
+            return window
+
+    class Stream:
+        def __init__(self) -> None:
+            self.window_updated = asyncio.Event()
+
+    class Processor:
+        def __init__(self) -> None:
+            self.streams = {stream_id: Stream() for stream_id in windows}
+
+    processor: Any = Processor()
+    _wake_writable_streams(processor, Connection(), h2.events.WindowUpdated(stream_id=0))
+    woken = {i for i, stream in processor.streams.items() if stream.window_updated.is_set()}
+    assert woken == {3, 7}
+    _wake_writable_streams(processor, Connection(), h2.events.WindowUpdated(stream_id=5))
+    assert processor.streams[5].window_updated.is_set()
