@@ -100,7 +100,8 @@ class _Protocol(grpclib.protocol.H2Protocol):
         )
         self.connection.flush()
         processor = self.processor
-        processor.processors[h2.events.WindowUpdated] = functools.partial(
+        processors: dict[Any, Any] = processor.processors
+        processors[h2.events.WindowUpdated] = functools.partial(
             _wake_writable_streams, processor, h2_connection
         )
         closed = getattr(self.connection._connection, "_closed_streams", None)
