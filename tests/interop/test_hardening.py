@@ -125,6 +125,19 @@ def test_an_asgi_app_cannot_end_the_process(
     assert _alive(pid) and not go_host.exited()["exited"]
 
 
+def test_a_streamed_body_cut_by_an_error_does_not_end_as_a_success(
+    go_host: GoHost, hardening_dir: Path
+) -> None:
+    started(go_host, hardening_dir)
+    reply = go_host.resource("asgi/cut", timeout_ms=5000)
+    # The status went out with the first chunk; the error status makes Plutono append its
+    # error to the partial body (contract 2.4.4) instead of ending it as if complete.
+    assert not reply["ok"] and reply["grpc_code"] == "Unknown", reply
+    assert "failed while streaming: RuntimeError: upstream went away" in reply["grpc_message"]
+    assert reply["messages"] and reply["messages"][0]["code"] == 200, reply
+    assert go_host.resource("asgi/fine")["messages"][0]["code"] == 200
+
+
 def test_a_teardown_raising_systemexit_does_not_end_the_process(
     go_host: GoHost, hardening_dir: Path
 ) -> None:

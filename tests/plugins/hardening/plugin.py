@@ -3,7 +3,7 @@
 Query types: ``slow`` (awaits ``durationMs``), ``block`` (``time.sleep(seconds)`` inside an
 ``async def``: blocks the event loop), ``label`` (the instance's ``label`` option, built from
 ``jsonData``). ASGI mount ``asgi/<what>`` raises ``SystemExit``, ``KeyboardInterrupt`` or a
-``CancelledError``; ``asgi/fine`` answers. The instance teardown raises ``SystemExit`` when
+``CancelledError``; ``asgi/cut`` fails after its first chunk; ``asgi/fine`` answers. The instance teardown raises ``SystemExit`` when
 the ``label`` is ``exit``.
 """
 
@@ -46,6 +46,10 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     what = str(scope["path"]).rsplit("/", 1)[-1]
     if what in RAISES:
         raise RAISES[what]
+    if what == "cut":  # the status and a first chunk go out, then the app fails
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise RuntimeError("upstream went away")
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"fine"})
 
