@@ -3,8 +3,9 @@
 Query types: ``slow`` (awaits ``durationMs``), ``block`` (``time.sleep(seconds)`` inside an
 ``async def``: blocks the event loop), ``label`` (the instance's ``label`` option, built from
 ``jsonData``). ASGI mount ``asgi/<what>`` raises ``SystemExit``, ``KeyboardInterrupt`` or a
-``CancelledError``; ``asgi/cut`` fails after its first chunk; ``asgi/fine`` answers. The instance teardown raises ``SystemExit`` when
-the ``label`` is ``exit``.
+``CancelledError``; ``asgi/cut`` fails after its first chunk; ``asgi/fine`` answers. Resource
+``big`` streams 12.5 MiB. The instance teardown raises ``SystemExit`` when the ``label`` is
+``exit``.
 """
 
 from __future__ import annotations
