@@ -157,11 +157,15 @@ async def test_query_editor_builds_queries_the_python_models_decode(quickstart_d
         "Labels",
     ]
     assert editor["result"]["selected"] == ["Default"]
-    assert inputs(editor)["Amplitude"] == "1"  # the model's default is shown
-    assert events(chosen, "onChange") == [{"refId": "A", "queryType": "slow"}]
+    # A new query is written complete at once (spec 8.8: alerting evaluates the stored target).
+    assert events(editor, "onChange") == [{"refId": "A", "amplitude": 1, "labels": {}}]
+    assert inputs(editor)["Amplitude"] == "1"
+    assert events(chosen, "onChange") == [
+        {"refId": "A", "amplitude": 1, "labels": {}, "queryType": "slow", "durationMs": 0}
+    ]
     assert events(chosen, "onRunQuery") == [True]
     assert "Duration ms" in chosen["result"]["labels"]
-    assert events(duration, "onChange") == [{"refId": "A", "queryType": "slow", "durationMs": 20}]
+    assert events(duration, "onChange")[-1]["durationMs"] == 20
     assert events(duration, "onRunQuery") == [True]  # on leaving the input
     assert events(amplitude, "onChange")[-1]["amplitude"] == 2.5
     query = events(labels, "onChange")[-1]
