@@ -319,7 +319,12 @@ define(['react', '@credativ/plutono-data', '@credativ/plutono-ui', '@credativ/pl
           return choice.value === value;
         });
       default:
-        return value !== null && value !== undefined;
+        // JSON: of the default's shape (an object stays an object, a list a list).
+        if (value === null || value === undefined) {
+          return false;
+        }
+        var model = field.default;
+        return model === null || (typeof model === typeof value && Array.isArray(model) === Array.isArray(value));
     }
   }
 
