@@ -471,3 +471,29 @@ async def test_sql_annotations_use_the_generated_editor_and_answer_events(
 def test_without_annotations_in_plugin_json_the_instance_has_none(quickstart_dir: Path) -> None:
     (result,) = drive(quickstart_dir / "module.js", [{"do": "annotation"}])
     assert result["result"] == {"annotations": False}
+
+
+async def test_select_choices_come_from_a_plugin_resource(tmp_path: Path) -> None:
+    from plutono_plugin.frontend import frontend_schema, render_module
+    from tests.frontend.test_docs import docs_examples, metadata_example
+
+    plugin = metadata_example(docs_examples(tmp_path))
+    module = tmp_path / "module.js"
+    module.write_text(render_module(frontend_schema(plugin)))
+    async with PluginTestClient(plugin) as client:
+        stations = (await client.call_resource("GET", "stations")).json()
+    query = {"refId": "A", "queryType": "readings"}
+    editor, loaded, chosen = drive(
+        module,
+        [
+            {"do": "query", "query": query, "resources": {"stations": stations}},
+            {"do": "wait"},
+            {"do": "select", "label": "Station", "option": "Munich"},
+        ],
+    )
+    assert editor["requests"] == [{"url": "/api/datasources/7/resources/stations", "method": "GET"}]
+    assert loaded["result"]["errors"] == []
+    assert events(chosen, "onChange")[-1]["station"] == "muc"
+    assert chosen["result"]["selected"] == ["readings", "Munich", "none"]
+    (_, waited) = drive(module, [{"do": "query", "query": query, "resources": {}}, {"do": "wait"}])
+    assert waited["result"]["errors"] == ["Cannot list station: no resource stations"]
