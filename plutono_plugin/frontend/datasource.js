@@ -665,6 +665,36 @@ define(['react', '@credativ/plutono-data', '@credativ/plutono-ui', '@credativ/pl
     filterQuery(query) {
       return !query.hide;
     }
+
+    // The Alert tab asks this: alerting evaluates the stored target, variables unresolved (8.8).
+    targetContainsTemplate(target) {
+      var templateSrv = runtime.getTemplateSrv();
+      var query = normalise(target, false);
+      return fieldsOf(query.queryType).some(function (field) {
+        var value = query[field.key];
+        if (!field.template || typeof value !== 'string') {
+          return false;
+        }
+        return typeof templateSrv.containsTemplate === 'function'
+          ? templateSrv.containsTemplate(value)
+          : /\$\w+|\$\{[^}]+\}|\[\[[^\]]+\]\]/.test(value);
+      });
+    }
+
+    // Save & Test renders no alert at all for an empty message (spec 8.6): never give one.
+    testDatasource() {
+      return super.testDatasource().then(
+        function (result) {
+          return result && !result.message ? assign(result, { message: 'The plugin answered OK.' }) : result;
+        },
+        function (error) {
+          if (error instanceof Error && !error.message) {
+            throw new Error('The health check failed and the plugin gave no message.');
+          }
+          throw error;
+        }
+      );
+    }
   }
 
   // The DataSourcePlugin export (spec 8.3): Plutono ignores every other export.

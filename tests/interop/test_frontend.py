@@ -497,3 +497,32 @@ async def test_select_choices_come_from_a_plugin_resource(tmp_path: Path) -> Non
     assert chosen["result"]["selected"] == ["readings", "Munich", "none"]
     (_, waited) = drive(module, [{"do": "query", "query": query, "resources": {}}, {"do": "wait"}])
     assert waited["result"]["errors"] == ["Cannot list station: no resource stations"]
+
+
+def test_save_and_test_always_shows_a_message(quickstart_dir: Path) -> None:
+    # Plutono renders no alert for an empty message, success or not (spec 8.6).
+    ok, failed = drive(
+        quickstart_dir / "module.js",
+        [
+            {"do": "health", "reply": {"status": "OK", "message": ""}},
+            {"do": "health", "reply": {"status": "ERROR", "message": ""}},
+        ],
+    )
+    assert ok["result"]["result"] == {"status": "success", "message": "The plugin answered OK."}
+    assert failed["result"]["thrown"] == "The health check failed and the plugin gave no message."
+
+
+def test_the_alert_tab_learns_which_targets_hold_template_variables(quickstart_dir: Path) -> None:
+    plain, variable, number = drive(
+        quickstart_dir / "module.js",
+        [
+            {"do": "contains", "target": {"refId": "A", "queryType": "error", "message": "x"}},
+            {"do": "contains", "target": {"refId": "A", "queryType": "error", "message": "$host"}},
+            {"do": "contains", "target": {"refId": "A", "queryType": "sine", "amplitude": 2}},
+        ],
+    )
+    assert [step["result"]["contains"] for step in (plain, variable, number)] == [
+        False,
+        True,
+        False,
+    ]

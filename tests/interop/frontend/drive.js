@@ -19,6 +19,7 @@
 //        run the datasource's query(); the /api/ds/query request is captured, not sent
 //   {"do": "health", "reply": {...}}         "Save & Test" with the host answering `reply`
 //   {"do": "instantiate", "jsonData": {...}}  build the datasource as datasource_srv.ts does
+//   {"do": "contains", "target": {...}}       the Alert tab's targetContainsTemplate(target)
 // Editors are re-rendered with what they emit, as Plutono does (they are controlled).
 'use strict';
 
@@ -284,6 +285,10 @@ async function run(step, module) {
         dataSource(module).query(request).subscribe({ next: resolve, error: reject })
       );
       return { sent: requests[requests.length - 1], errors: response.error || null };
+    }
+    case 'contains': {
+      grafanaRuntime.setTemplateSrv(templateSrv({}));
+      return { contains: dataSource(module).targetContainsTemplate(step.target) };
     }
     case 'instantiate': {
       const instance = dataSource(module, step.jsonData);
