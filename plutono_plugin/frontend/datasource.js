@@ -276,8 +276,9 @@ define(['react', '@credativ/plutono-data', '@credativ/plutono-ui', '@credativ/pl
             label: field.label,
             labelWidth: width,
             tooltip: field.help || undefined,
-            invalid: Boolean(extra && extra.error),
-            disabled: Boolean(extra && extra.disabled),
+            // undefined, not false: a switch would pass `invalid={false}` on to its <input>.
+            invalid: extra && extra.error ? true : undefined,
+            disabled: extra && extra.disabled ? true : undefined,
             grow: Boolean(field.lines),
           },
           input
