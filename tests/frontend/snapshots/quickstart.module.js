@@ -438,7 +438,7 @@ define(['react', '@credativ/plutono-data', '@credativ/plutono-ui', '@credativ/pl
   function errorLine(text, width) {
     return h(
       'div',
-      { role: 'alert', style: { color: ERROR_COLOR, fontSize: '12px', margin: '0 0 4px ' + width * GRID + 'px' } },
+      { role: 'alert', style: { color: ERROR_COLOR, fontSize: '12px', margin: '0 0 4px ' + (width * GRID + 4) + 'px' } },
       text
     );
   }
