@@ -1,24 +1,36 @@
 """Refuse, before anything is written, a plugin that Plutono or the launcher could not start.
 
 ``plugin.json`` needs ``id``, ``name``, ``type`` (``datasource`` or ``app``: the types with a
-backend, contract 2.1), ``"backend": true`` and ``executable``. The plugin's code must compile,
-and the entry must import, in a separate interpreter, to a :class:`~plutono_plugin.Plugin`.
+backend, contract 2.1), ``"backend": true`` and ``executable``. ``id``, ``executable`` and
+``info.version`` name files (the launchers, the zips) and appear in the launcher script, so
+they must be safe names (:func:`check_names`). The plugin's code must compile, and the entry
+must import, in a separate interpreter, to a :class:`~plutono_plugin.Plugin`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from .files import JUNK, tree_files
 
-__all__ = ("check_entry", "plugin_sources", "read_build_manifest")
+__all__ = ("check_entry", "check_names", "load_json", "plugin_sources", "read_build_manifest")
 
 _REQUIRED = ("id", "name", "type", "executable")
+
+# A name that is one path component, one shell word and one line: letters, digits, ".", "_",
+# "-" (and "+" in a version, for semver build metadata), starting with a letter or digit.
+_SAFE = {
+    "id": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
+    "executable": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
+    "info.version": re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}"),
+}
 
 # Runs in a child interpreter: a plugin's import-time side effects stay out of the build.
 _IMPORT_CHECK = """
@@ -37,15 +49,56 @@ if not isinstance(value, Plugin):
 """
 
 
+def load_json(path: Path) -> object:
+    """The JSON value in ``path``; :class:`ConfigurationError` names what is wrong with it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path} does not exist") from None
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError included
+        raise ConfigurationError(f"{path} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ConfigurationError(f"{path} is nested too deeply to be a plugin.json") from None
+
+
+def check_names(path: Path, manifest: dict[str, Any], *, version: bool = False) -> None:
+    """Refuse an ``id``, ``executable`` or ``info.version`` that is not a safe name.
+
+    They become file names (``<executable>_linux_amd64``, ``<id>-<version>.zip``) and part of
+    the launcher script: a ``/``, ``..`` or newline would write outside ``--out`` or inject a
+    shell line run at every start. ``version`` makes ``info.version`` required.
+    """
+    info = manifest.get("info")
+    values = {
+        "id": manifest.get("id"),
+        "executable": manifest.get("executable"),
+        "info.version": info.get("version") if isinstance(info, dict) else None,
+    }
+    for field, value in values.items():
+        if field == "info.version" and value is None and not version:
+            continue
+        if value is None or value == "":
+            if field == "info.version":
+                raise ConfigurationError(
+                    f"{path}: info.version must be set; Plutono compares it with the "
+                    "signature and the archive is named after it"
+                )
+            raise ConfigurationError(f"{path}: {field!r} must be a non-empty string")
+        if not isinstance(value, str) or not _SAFE[field].fullmatch(value) or ".." in value:
+            extra = ", '+'" if field == "info.version" else ""
+            raise ConfigurationError(
+                f"{path}: {field} {value!r} is not a safe name: use letters, digits, '.', "
+                f"'_', '-'{extra}, starting with a letter or digit, without '..', '/', spaces "
+                "or control characters"
+            )
+
+
 def read_build_manifest(source: Path) -> dict[str, Any]:
     """``source/plugin.json``, checked for what a backend plugin must declare."""
     path = source / "plugin.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path} does not exist") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConfigurationError(f"{path} is not valid JSON: {error}") from None
+    if path.is_symlink():
+        raise ConfigurationError(f"{path} is a symbolic link; put the file itself in {source}")
+    manifest = load_json(path)
     if not isinstance(manifest, dict):
         raise ConfigurationError(f"{path} must hold a JSON object")
     for key in _REQUIRED:
@@ -58,6 +111,7 @@ def read_build_manifest(source: Path) -> dict[str, Any]:
         )
     if manifest.get("backend") is not True:
         raise ConfigurationError(f'{path}: set "backend": true')
+    check_names(path, manifest)
     return manifest
 
 
@@ -80,13 +134,15 @@ def plugin_sources(source: Path, entry: str) -> list[Path]:
         raise ConfigurationError(
             f"entry module {module_name!r} is not in {source} (no {top}.py or {top}/__init__.py)"
         )
-    for path in found:
-        for file in [path] if path.is_file() else sorted(path.rglob("*.py")):
-            try:
-                compile(file.read_bytes(), str(file), "exec", dont_inherit=True)
-            except (SyntaxError, ValueError) as error:
-                where = f"{file}:{getattr(error, 'lineno', None) or '?'}"
-                raise ConfigurationError(f"{where} does not compile: {error}") from None
+    # Symbolic links leaving the source are refused here, before anything is compiled.
+    for relative, real in tree_files(source, [path.name for path in found], ignore=JUNK):
+        if relative.suffix != ".py":
+            continue
+        try:
+            compile(real.read_bytes(), str(source / relative), "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as error:
+            where = f"{source / relative}:{getattr(error, 'lineno', None) or '?'}"
+            raise ConfigurationError(f"{where} does not compile: {error}") from None
     return found
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from .files import copy_files, tree_files
 from .resolve import Requirements, cache_directory
 from .targets import host_platform
 
@@ -96,11 +97,7 @@ def build_standalone(
             paths / "plutono_plugin",
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
-        for path in code:
-            if path.is_dir():
-                shutil.copytree(path, paths / path.name)
-            else:
-                shutil.copyfile(path, paths / path.name)
+        copy_files(tree_files(source, [path.name for path in code]), paths)
         script = scratch / "entry.py"
         # The plugin is a hidden import: importing it here would run its code before the
         # cookie check, which must come first (contract 1.3); serve() imports it after.

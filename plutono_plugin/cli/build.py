@@ -23,11 +23,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .._build.boot import deps_name
 from .._build.check import check_entry, plugin_sources, read_build_manifest
+from .._build.files import JUNK, copy_files, tree_files
 from .._build.launcher import launcher_script
 from .._build.resolve import (
     Requirements,
@@ -46,7 +47,7 @@ STATIC_FILES = ("module.js", "module.js.map", "img", "README.md", "CHANGELOG.md"
 """Files of the plugin's source copied beside ``plugin.json`` when present."""
 
 _FRAMEWORK = Path(__file__).resolve().parent.parent
-_JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+_JUNK = shutil.ignore_patterns(*JUNK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +90,10 @@ def build_plugin_dir(
     """
     say = log or (lambda _text: None)
     source = source.resolve()
+    _check_places(source, output)
     manifest = read_build_manifest(source)
     code = plugin_sources(source, entry)
+    static = tree_files(source, STATIC_FILES)  # links leaving the source fail here, early
     check_entry(source, entry)
     requirements_file = source / "requirements.txt"
     requirements = Requirements(
@@ -113,7 +116,7 @@ def build_plugin_dir(
         def assemble_standalone(folder: Path) -> tuple[list[Path], list[str]]:
             return build_standalone(source, folder, manifest, entry, code, requirements, say)
 
-        return _replace(output, manifest, source, entry, assemble_standalone)
+        return _replace(output, manifest, source, entry, static, assemble_standalone)
     chosen = parse_platforms(tuple(platforms))
     versions = tuple(dict.fromkeys(python_versions or ["{}.{}".format(*sys.version_info[:2])]))
     for version in versions:
@@ -130,7 +133,7 @@ def build_plugin_dir(
 
     def assemble(folder: Path) -> tuple[list[Path], list[str]]:
         lib = folder / "lib"
-        _copy_code(code, lib / "plugin")
+        _copy_code(code, source, lib / "plugin")
         shutil.copytree(_FRAMEWORK, lib / "framework" / "plutono_plugin", ignore=_JUNK)
         shutil.copyfile(_FRAMEWORK / "_build" / "boot.py", lib / "boot.py")
         config = {
@@ -158,16 +161,41 @@ def build_plugin_dir(
             launchers.append(launcher)
         return launchers, sorted(trees)
 
-    return _replace(output, manifest, source, entry, assemble)
+    return _replace(output, manifest, source, entry, static, assemble)
 
 
-def _copy_code(code: list[Path], destination: Path) -> None:
+def _check_places(source: Path, output: Path) -> None:
+    """Refuse an ``--out`` that is, holds or lies inside the source (issue 17).
+
+    The build replaces ``--out`` as a whole: the source inside it would be deleted, and an
+    output inside the source would be copied into the next build (and restart a ``--dev``
+    build's watcher on every build).
+    """
+    if output.is_symlink():
+        raise ConfigurationError(
+            f"--out {output} is a symbolic link; name the directory it points to instead"
+        )
+    target = output.resolve()
+    if target == source:
+        raise ConfigurationError(
+            f"--out {output} is the source directory; the build replaces --out as a whole "
+            "and would delete the source: choose a directory outside it, e.g. build/<name>"
+        )
+    if source in target.parents:
+        raise ConfigurationError(
+            f"--out {output} is inside the source directory {source}; choose a directory "
+            "outside it (the next build would copy this one)"
+        )
+    if target in source.parents:
+        raise ConfigurationError(
+            f"the source {source} is inside --out {output}, which the build replaces as a "
+            "whole; choose an --out that does not contain the source"
+        )
+
+
+def _copy_code(code: list[Path], source: Path, destination: Path) -> None:
     destination.mkdir(parents=True)
-    for path in code:
-        if path.is_dir():
-            shutil.copytree(path, destination / path.name, ignore=_JUNK)
-        else:
-            shutil.copyfile(path, destination / path.name)
+    copy_files(tree_files(source, [path.name for path in code]), destination)
 
 
 def _replace(
@@ -175,6 +203,7 @@ def _replace(
     manifest: dict[str, Any],
     source: Path,
     entry: str,
+    static: list[tuple[PurePosixPath, Path]],
     assemble: Callable[[Path], tuple[list[Path], list[str]]],
 ) -> BuildResult:
     """Build into a scratch directory beside ``output``, then swap it in."""
@@ -187,12 +216,7 @@ def _replace(
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
     try:
         shutil.copyfile(source / "plugin.json", scratch / "plugin.json")
-        for name in STATIC_FILES:
-            path = source / name
-            if path.is_dir():
-                shutil.copytree(path, scratch / name, ignore=_JUNK)
-            elif path.is_file():
-                shutil.copyfile(path, scratch / name)
+        copy_files(static, scratch)
         # The generated frontend (issue 10): module.js unless the source ships one, a logo.
         write_frontend(source, scratch, manifest, entry=entry, python=sys.executable)
         launchers, trees = assemble(scratch)

@@ -52,7 +52,9 @@ def _package(options: argparse.Namespace) -> int:
     from .package import package_plugin
 
     try:
-        archives = package_plugin(Path(options.plugin_dir), Path(options.out))
+        archives = package_plugin(
+            Path(options.plugin_dir), Path(options.out), allow_dev=options.allow_dev
+        )
     except ConfigurationError as error:
         print(f"plutono-plugin package: {error}", file=sys.stderr)
         return 2
@@ -106,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     package = commands.add_parser("package", help="zip a built directory for Plutono")
     package.add_argument("plugin_dir", help="directory written by plutono-plugin build")
     package.add_argument("--out", default="dist", help="folder for the zips (default dist)")
+    package.add_argument(
+        "--allow-dev", action="store_true", help="zip a --dev build too (refused otherwise)"
+    )
     doctor = commands.add_parser("doctor", help="launch a built plugin as Plutono would")
     doctor.add_argument("plugin_dir", help="directory written by plutono-plugin build")
     doctor.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE")
