@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from plutono_plugin._build.targets import host_platform
 from plutono_plugin.cli import main
 from tests._tools import ROOT, skip_or_fail
 from tests.cli.test_main import GOOD
+from tests.hostile.test_build import fake_build
 
 
 def source_with(folder: Path, code: str, *, name: str = "plugin.py") -> Path:
@@ -142,3 +144,27 @@ def test_standalone_for_another_platform_is_refused(
     arguments = ["build", str(source), "--out", str(tmp_path / "out"), "--standalone"]
     assert main([*arguments, "--platform", other]) == 2
     assert f"it builds for {host_platform()} only" in capsys.readouterr().err
+
+
+def test_links_inside_the_source_are_copied_as_their_content(tmp_path: Path) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    (source / "assets").mkdir()
+    (source / "assets" / "logo.svg").write_text("<svg/>")
+    (source / "img").mkdir()
+    (source / "img" / "icon.svg").symlink_to(source / "assets" / "logo.svg")
+    (source / "README.md").symlink_to("assets/logo.svg")
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
+    for name in ("img/icon.svg", "README.md"):
+        assert not (output / name).is_symlink()
+        assert (output / name).read_text() == "<svg/>"
+
+
+def test_package_stores_a_link_inside_the_directory_as_its_content(tmp_path: Path) -> None:
+    plugin = fake_build(tmp_path / "plugin")
+    (plugin / "img").mkdir()
+    (plugin / "img" / "logo.svg").write_text("<svg/>")
+    (plugin / "img" / "alias.svg").symlink_to(plugin / "img" / "logo.svg")
+    assert main(["package", str(plugin), "--out", str(tmp_path / "dist")]) == 0
+    with zipfile.ZipFile(tmp_path / "dist" / "x-datasource-1.0.0.zip") as bundle:
+        assert bundle.read("x-datasource/img/alias.svg") == b"<svg/>"
