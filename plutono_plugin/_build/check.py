@@ -20,7 +20,14 @@ from typing import Any
 from ..errors import ConfigurationError
 from .files import JUNK, tree_files
 
-__all__ = ("check_entry", "check_names", "load_json", "plugin_sources", "read_build_manifest")
+__all__ = (
+    "check_entry",
+    "check_names",
+    "check_shipped_import",
+    "load_json",
+    "plugin_sources",
+    "read_build_manifest",
+)
 
 _REQUIRED = ("id", "name", "type", "executable")
 
@@ -91,6 +98,19 @@ def check_names(path: Path, manifest: dict[str, Any], *, version: bool = False) 
                 f"'_', '-'{extra}, starting with a letter or digit, without '..', '/', spaces "
                 "or control characters"
             )
+
+
+# Runs isolated (-I -S: no site-packages, no cwd) on the assembled directory, as boot.py does.
+_SHIPPED_CHECK = """
+import importlib, sys
+lib, tree, entry = sys.argv[1:4]
+sys.path[:0] = [lib + "/plugin", lib + "/framework", lib + "/deps/" + tree]
+try:
+    importlib.import_module(entry.partition(":")[0])
+except ModuleNotFoundError as error:
+    sys.stderr.write("MISSING %s\\n" % (error.name or "?"))
+    sys.exit(3)
+"""
 
 
 def read_build_manifest(source: Path) -> dict[str, Any]:
@@ -166,3 +186,39 @@ def check_entry(source: Path, entry: str) -> None:
     if last.startswith(("NOT-FOUND ", "NOT-PLUGIN ")):
         raise ConfigurationError(f"entry {entry}: {last.split(' ', 1)[1]}")
     raise ConfigurationError(f"entry {entry} does not import: {last}")
+
+
+def check_shipped_import(lib: Path, tree: str, entry: str, source: Path) -> None:
+    """Import ``entry`` the way the shipped plugin will: from ``lib`` and ``lib/deps/<tree>``.
+
+    :func:`check_entry` imports in the build environment, which has every development
+    dependency; this catches a requirement missing from ``requirements.txt`` (issue 18).
+    """
+    environment = {k: v for k, v in os.environ.items() if k != "grafana_plugin_type"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _SHIPPED_CHECK, str(lib), tree, entry],
+        cwd=lib,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode == 0:
+        return
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else f"exit code {result.returncode}"
+    if not last.startswith("MISSING "):
+        raise ConfigurationError(
+            f"entry {entry} does not import with the shipped dependencies ({tree}): {last}"
+        )
+    module = last.split(" ", 1)[1].split(".")[0]
+    import importlib.metadata
+
+    providers = importlib.metadata.packages_distributions().get(module, [])
+    what = " or ".join(sorted(set(providers))) or f"the distribution that provides {module!r}"
+    raise ConfigurationError(
+        f"entry {entry} imports {module!r}, which the shipped dependencies ({tree}) lack: it "
+        f"is installed here but not required; fix: add {what} to {source / 'requirements.txt'}"
+    )

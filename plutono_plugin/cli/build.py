@@ -26,8 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._build.boot import deps_name
-from .._build.check import check_entry, plugin_sources, read_build_manifest
+from .._build.boot import deps_name, this_variant, variant_name
+from .._build.check import (
+    check_entry,
+    check_shipped_import,
+    plugin_sources,
+    read_build_manifest,
+)
 from .._build.files import JUNK, copy_files, tree_files
 from .._build.launcher import launcher_script
 from .._build.resolve import (
@@ -152,6 +157,11 @@ def build_plugin_dir(
             compile_tree(lib / "framework", version, strip=folder)
         for name, tree in trees.items():
             link_tree(tree, lib / "deps" / name)
+        here = deps_name(variant_name(*this_variant()), sys.version_info[:2])
+        if here in trees:
+            check_shipped_import(lib, here, entry, source)
+        else:
+            say(f"not built for this machine ({here}): the shipped import is not checked")
         script = launcher_script(manifest["id"], python)
         launchers = []
         for platform in chosen:

@@ -168,3 +168,21 @@ def test_package_stores_a_link_inside_the_directory_as_its_content(tmp_path: Pat
     assert main(["package", str(plugin), "--out", str(tmp_path / "dist")]) == 0
     with zipfile.ZipFile(tmp_path / "dist" / "x-datasource-1.0.0.zip") as bundle:
         assert bundle.read("x-datasource/img/alias.svg") == b"<svg/>"
+
+
+@pytest.mark.timeout(300)  # resolves a tree with pyelftools the first time
+def test_a_requirement_missing_from_requirements_txt_fails_the_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pyelftools is installed for the tests, so the build environment imports it; the
+    shipped plugin would not (issue 18)."""
+    code = "import elftools\nfrom plutono_plugin import Plugin\nplugin = Plugin()\n"
+    source = source_with(tmp_path / "src", code)
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 2
+    error = capsys.readouterr().err
+    assert "entry plugin:plugin imports 'elftools', which the shipped dependencies" in error
+    assert f"fix: add pyelftools to {source / 'requirements.txt'}" in error
+    assert not output.exists()
+    (source / "requirements.txt").write_text("pyelftools\n")
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
