@@ -14,11 +14,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ConfigurationError
-from .files import JUNK, tree_files
+from .files import IGNORE_FILE, read_excludes, tree_files
 
 __all__ = (
     "check_entry",
@@ -135,35 +135,38 @@ def read_build_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def plugin_sources(source: Path, entry: str) -> list[Path]:
-    """The plugin's code: top-level modules and packages of ``source``, each compiled here.
+def plugin_sources(source: Path, entry: str) -> list[tuple[PurePosixPath, Path]]:
+    """The plugin's files: everything in ``source`` that no exclude pattern matches.
 
-    Raises :class:`ConfigurationError` naming the file and line that does not compile, or
-    when the entry's module is not among them.
+    ``(relative name, real path)`` pairs (:func:`~plutono_plugin._build.files.tree_files`):
+    modules, packages and the data files beside them, without what :data:`EXCLUDES` and the
+    source's ``.pluginignore`` leave out. Every ``.py`` must compile. Raises
+    :class:`ConfigurationError` naming the file and line that does not compile, a symbolic
+    link that leaves the source, or an entry module that is not among the files.
     """
     module_name, _, attribute = entry.partition(":")
     if not module_name or not attribute:
         raise ConfigurationError(f"entry {entry!r} must be module:attribute")
-    found = sorted(
-        path
-        for path in source.iterdir()
-        if (path.suffix == ".py" and path.is_file()) or (path / "__init__.py").is_file()
-    )
+    files = tree_files(source, sorted(os.listdir(source)), ignore=read_excludes(source))
     top = module_name.split(".")[0]
-    if not any(path.stem == top or path.name == top for path in found):
+    names = {relative.as_posix() for relative, _real in files}
+    if f"{top}.py" not in names and f"{top}/__init__.py" not in names:
         raise ConfigurationError(
-            f"entry module {module_name!r} is not in {source} (no {top}.py or {top}/__init__.py)"
+            f"entry module {module_name!r} is not in {source} (no {top}.py or {top}/__init__.py"
+            f", or {IGNORE_FILE} excludes it)"
         )
-    # Symbolic links leaving the source are refused here, before anything is compiled.
-    for relative, real in tree_files(source, [path.name for path in found], ignore=JUNK):
+    for relative, real in files:
         if relative.suffix != ".py":
             continue
         try:
             compile(real.read_bytes(), str(source / relative), "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
             where = f"{source / relative}:{getattr(error, 'lineno', None) or '?'}"
-            raise ConfigurationError(f"{where} does not compile: {error}") from None
-    return found
+            raise ConfigurationError(
+                f"{where} does not compile: {error} (if the plugin does not need that file, "
+                f"exclude it in {source / IGNORE_FILE})"
+            ) from None
+    return files
 
 
 def check_entry(source: Path, entry: str) -> None:

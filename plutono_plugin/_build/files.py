@@ -8,6 +8,13 @@ a home directory — is refused with :class:`ConfigurationError` naming the link
 target, rather than skipped with a warning: a build that silently drops a file the author
 linked on purpose ships something else than what was tested. Broken links, link loops and
 special files (FIFOs, sockets, devices) are refused the same way.
+
+Which files of the source are the plugin's (issue 18): everything that no exclude pattern
+matches, the defaults in :data:`EXCLUDES` and then the lines of the source's
+``.pluginignore``. A pattern is :mod:`fnmatch`-style; without a ``/`` it matches an entry's
+name at any depth, with one it matches the path from the source (a leading ``/`` is
+ignored); a trailing ``/`` matches folders only; ``!`` in front re-includes what an earlier
+pattern excluded. The last matching pattern decides, as in ``.gitignore``.
 """
 
 from __future__ import annotations
@@ -22,14 +29,69 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import ConfigurationError
 
-__all__ = ("JUNK", "copy_files", "tree_files")
+__all__ = ("EXCLUDES", "IGNORE_FILE", "JUNK", "copy_files", "read_excludes", "tree_files")
 
-JUNK = ("__pycache__", "*.pyc", ".*")
-"""Names never copied: bytecode (compiled at build time for each target) and dot-files."""
+JUNK = ("__pycache__/", "*.pyc", ".*")
+"""Never copied: bytecode (compiled at build time for each target) and dot-files."""
+
+EXCLUDES = (
+    *JUNK,
+    # beside plugin.json instead (STATIC_FILES of the build), or build inputs
+    "/plugin.json",
+    "/module.js",
+    "/module.js.map",
+    "/img/",
+    "/README.md",
+    "/CHANGELOG.md",
+    "/LICENSE",
+    "/requirements.txt",
+    "/pyproject.toml",
+    # development only
+    "tests/",
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
+    "/build/",
+    "/dist/",
+    "node_modules/",
+    "venv/",
+    "*.egg-info/",
+)
+"""What a build leaves out of ``lib/plugin`` unless ``.pluginignore`` re-includes it (``!``)."""
+
+IGNORE_FILE = ".pluginignore"
+"""The source's own exclude patterns, one a line; ``#`` starts a comment line."""
 
 
-def _ignored(name: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+def read_excludes(source: Path) -> tuple[str, ...]:
+    """:data:`EXCLUDES` followed by the patterns of ``source/.pluginignore`` (if any)."""
+    path = source / IGNORE_FILE
+    if not path.is_file():
+        return EXCLUDES
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"{path} cannot be read: {error}") from None
+    lines = (line.strip() for line in text.splitlines())
+    return (*EXCLUDES, *(line for line in lines if line and not line.startswith("#")))
+
+
+def _ignored(relative: PurePosixPath, is_dir: bool, patterns: Sequence[str]) -> bool:
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        body = pattern[1:] if negate else pattern
+        if body.endswith("/"):
+            if not is_dir:
+                continue
+            body = body.rstrip("/")
+        if "/" in body:
+            hit = fnmatch.fnmatchcase(relative.as_posix(), body.lstrip("/"))
+        else:
+            hit = fnmatch.fnmatchcase(relative.name, body)
+        if hit:
+            ignored = not negate
+    return ignored
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -63,14 +125,16 @@ def tree_files(
     """``(relative name, real path)`` of every regular file under ``root/name`` for ``names``.
 
     ``root`` must be resolved. Names that do not exist are left out; directories are walked
-    in sorted order; ``ignore`` holds :mod:`fnmatch` patterns matched against each entry's
-    own name (the link's name, not its target's).
+    in sorted order; ``ignore`` holds exclude patterns (module docstring), matched against
+    each entry's relative path and name (the link's, not its target's) before a link is
+    followed: an excluded link is never looked at.
     """
     found: list[tuple[PurePosixPath, Path]] = []
     for name in names:
         path = root / name
-        if os.path.lexists(path):
-            _visit(root, path, PurePosixPath(name), (), ignore, found)
+        shown = PurePosixPath(name)
+        if os.path.lexists(path) and not _ignored(shown, os.path.isdir(path), ignore):
+            _visit(root, path, shown, (), ignore, found)
     return found
 
 
@@ -98,8 +162,9 @@ def _visit(
             "remove or fix the link"
         )
     for entry in sorted(os.listdir(real)):
-        if not _ignored(entry, ignore):
-            _visit(root, real / entry, shown / entry, (*ancestors, real_dir), ignore, found)
+        path = real / entry
+        if not _ignored(shown / entry, os.path.isdir(path), ignore):
+            _visit(root, path, shown / entry, (*ancestors, real_dir), ignore, found)
 
 
 def copy_files(files: Iterable[tuple[PurePosixPath, Path]], destination: Path) -> None:

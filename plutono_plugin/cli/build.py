@@ -33,7 +33,7 @@ from .._build.check import (
     plugin_sources,
     read_build_manifest,
 )
-from .._build.files import JUNK, copy_files, tree_files
+from .._build.files import copy_files, tree_files
 from .._build.launcher import launcher_script
 from .._build.resolve import (
     Requirements,
@@ -52,7 +52,7 @@ STATIC_FILES = ("module.js", "module.js.map", "img", "README.md", "CHANGELOG.md"
 """Files of the plugin's source copied beside ``plugin.json`` when present."""
 
 _FRAMEWORK = Path(__file__).resolve().parent.parent
-_JUNK = shutil.ignore_patterns(*JUNK)
+_JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +138,8 @@ def build_plugin_dir(
 
     def assemble(folder: Path) -> tuple[list[Path], list[str]]:
         lib = folder / "lib"
-        _copy_code(code, source, lib / "plugin")
+        (lib / "plugin").mkdir(parents=True)
+        copy_files(code, lib / "plugin")
         shutil.copytree(_FRAMEWORK, lib / "framework" / "plutono_plugin", ignore=_JUNK)
         shutil.copyfile(_FRAMEWORK / "_build" / "boot.py", lib / "boot.py")
         config = {
@@ -201,11 +202,6 @@ def _check_places(source: Path, output: Path) -> None:
             f"the source {source} is inside --out {output}, which the build replaces as a "
             "whole; choose an --out that does not contain the source"
         )
-
-
-def _copy_code(code: list[Path], source: Path, destination: Path) -> None:
-    destination.mkdir(parents=True)
-    copy_files(tree_files(source, [path.name for path in code]), destination)
 
 
 def _replace(

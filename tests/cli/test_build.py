@@ -186,3 +186,34 @@ def test_a_requirement_missing_from_requirements_txt_fails_the_build(
     assert not output.exists()
     (source / "requirements.txt").write_text("pyelftools\n")
     assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
+
+
+def test_data_files_are_copied_unless_excluded(tmp_path: Path) -> None:
+    """A CSV beside plugin.py is read at import; the shipped import proves it was copied."""
+    code = (
+        "from pathlib import Path\nfrom plutono_plugin import Plugin\n"
+        "STATIONS = (Path(__file__).parent / 'stations.csv').read_text()\nplugin = Plugin()\n"
+    )
+    source = source_with(tmp_path / "src", code)
+    files = {
+        "stations.csv": "id,name\n1,Berlin\n",
+        "data/extra.json": "{}",
+        "data/scratch.tmp": "",
+        "secret.txt": "",
+        "tests/test_plugin.py": "def f(:\n",  # excluded by default: never compiled either
+        "node_modules/x/index.js": "",
+        "notes/todo.md": "",
+        ".pluginignore": "# mine\nsecret.txt\ndata/*.tmp\n!notes/\nnotes/*.md\n",
+    }
+    for name, text in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
+    shipped = output / "lib" / "plugin"
+    kept = sorted(
+        path.relative_to(shipped).as_posix()
+        for path in shipped.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    assert kept == ["data/extra.json", "plugin.py", "stations.csv"]
