@@ -170,7 +170,8 @@ def config_problem(config: object) -> Optional[str]:
 
 def _is_version(text: str) -> bool:
     major, dot, minor = text.partition(".")
-    return bool(dot) and major.isdigit() and minor.isdigit() and major.isascii()
+    digits = "0123456789"  # str.isascii() is too new for the Pythons this must name
+    return bool(dot and major and minor) and all(char in digits for char in major + minor)
 
 
 def problem_line(problem: Dict[str, str]) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -103,8 +105,8 @@ def check_names(path: Path, manifest: dict[str, Any], *, version: bool = False) 
 # Runs isolated (-I -S: no site-packages, no cwd) on the assembled directory, as boot.py does.
 _SHIPPED_CHECK = """
 import importlib, sys
-lib, tree, entry = sys.argv[1:4]
-sys.path[:0] = [lib + "/plugin", lib + "/framework", lib + "/deps/" + tree]
+code, lib, tree, entry = sys.argv[1:5]
+sys.path[:0] = [code, lib + "/framework", lib + "/deps/" + tree]
 try:
     importlib.import_module(entry.partition(":")[0])
 except ModuleNotFoundError as error:
@@ -196,18 +198,24 @@ def check_shipped_import(lib: Path, tree: str, entry: str, source: Path) -> None
 
     :func:`check_entry` imports in the build environment, which has every development
     dependency; this catches a requirement missing from ``requirements.txt`` (issue 18).
+    The plugin's code is imported from a scratch copy, so that whatever its import writes
+    beside itself stays out of the build (``doctor`` reports a plugin that does that).
     """
     environment = {k: v for k, v in os.environ.items() if k != "grafana_plugin_type"}
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", _SHIPPED_CHECK, str(lib), tree, entry],
-        cwd=lib,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="plutono-import-check-") as scratch:
+        code = Path(scratch) / "plugin"
+        shutil.copytree(lib / "plugin", code)
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", "-c", _SHIPPED_CHECK, str(code), str(lib)]
+            + [tree, entry],
+            cwd=scratch,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     if result.returncode == 0:
         return
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
