@@ -36,7 +36,7 @@ def _build(options: argparse.Namespace) -> int:
             dev=options.dev,
             log=lambda text: print(f"  {text}", file=sys.stderr),
         )
-    except ConfigurationError as error:
+    except (ConfigurationError, OSError) as error:  # OSError: an unreadable file, a full disk
         print(f"plutono-plugin build: {error}", file=sys.stderr)
         return 2
     print(f"built {result.plugin_id} in {result.directory}")
@@ -55,7 +55,7 @@ def _package(options: argparse.Namespace) -> int:
         archives = package_plugin(
             Path(options.plugin_dir), Path(options.out), allow_dev=options.allow_dev
         )
-    except ConfigurationError as error:
+    except (ConfigurationError, OSError) as error:
         print(f"plutono-plugin package: {error}", file=sys.stderr)
         return 2
     for archive in archives:

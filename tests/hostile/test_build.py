@@ -485,3 +485,11 @@ async def test_pgrep_finds_the_shipped_plugin_by_its_executable_name(
         found = await asyncio.to_thread(children_named, "gpx_quickstart")
     assert len(found) == 1, "pgrep gpx_quickstart found nothing"
     assert found[0][-2].endswith(f"/gpx_quickstart_{host_platform()}".encode())
+
+
+def test_an_out_that_cannot_be_created_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = make_source(tmp_path / "src")
+    assert build(source, Path("/proc/plutono-plugin-nowhere/out")) == 2
+    assert "/proc/plutono-plugin-nowhere" in capsys.readouterr().err
