@@ -6,12 +6,14 @@ The directory holds everything but an interpreter (``--standalone`` bundles that
     gpx_name_linux_amd64  gpx_name_linux_arm64  gpx_name_darwin_…     (launchers, contract 2.1)
     lib/boot.py           selects the dependency tree, checks, serves (see _build/boot.py)
     lib/build.json        entry, interpreter, Python versions
-    lib/plugin/           the plugin's own modules and packages
+    lib/plugin/           the plugin's files: code and data, minus excludes (_build/files.py)
     lib/framework/        plutono_plugin
     lib/deps/linux-amd64-glibc-py3.11/  linux-amd64-musl-py3.11/  darwin-arm64-py3.11/  …
 
 Every ``.py`` has bytecode compiled at build time for each target Python (hash-based, so it
-survives copies and unzips); nothing is written into the directory at run time.
+survives copies and unzips); nothing is written into the directory at run time. Nothing
+outside the source is read either: ``--out`` may not be, hold or lie inside the source, and a
+symbolic link leaving the source fails the build (issue 17).
 """
 
 from __future__ import annotations
