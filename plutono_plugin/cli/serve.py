@@ -23,7 +23,8 @@ from collections.abc import Iterator
 
 __all__ = ("load_plugin", "serve")
 
-_LINE_LIMIT = 16 * 1024  # well below the host's 64 KiB line reader (contract 1.11)
+_LINE_LIMIT = 60 * 1024  # below the host's 64 KiB line reader (contract 1.11)
+_PIECE = 16 * 1024  # bytes of output per record: fits a line even when JSON escapes them
 
 
 def load_plugin(entry: str, *, search_cwd: bool = True) -> object:
@@ -45,8 +46,21 @@ def load_plugin(entry: str, *, search_cwd: bool = True) -> object:
 
 
 def hclog_error(message: str, **fields: str) -> str:
-    """One hclog JSON line at error level; ``@message`` is always a string (contract 1.11)."""
-    return json.dumps({"@level": "error", "@message": message, **fields}) + "\n"
+    """One hclog JSON line at error level; ``@message`` is always a string (contract 1.11).
+
+    The longest values are shortened until the line fits the host's 64 KiB line reader: a
+    longer line would reach Plutono in raw pieces at debug level.
+    """
+    record = {"@message": message, **fields}
+    while True:
+        line = json.dumps({"@level": "error", **record})
+        if len(line) < _LINE_LIMIT:
+            return line + "\n"
+        longest = max(record, key=lambda key: len(record[key]))
+        value = record[longest]
+        # a traceback's end names the error; a message's start says what happened
+        half = len(value) // 2
+        record[longest] = "… " + value[-half:] if longest == "traceback" else value[:half] + " …"
 
 
 @contextlib.contextmanager
@@ -68,8 +82,8 @@ def output_as_log(entry: str) -> Iterator[None]:
 
     def drain() -> None:
         with os.fdopen(read_fd, "rb") as pipe, os.fdopen(host_stderr, "w") as out:
-            for raw in pipe:
-                line = raw.rstrip(b"\r\n").decode("utf-8", "replace")[:_LINE_LIMIT]
+            while raw := pipe.readline(_PIECE):  # a longer line arrives in pieces
+                line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
                 if line.strip():
                     out.write(hclog_error(f"{entry} wrote while importing: {line}"))
                     out.flush()
@@ -103,7 +117,7 @@ def _import_failure(entry: str, error: BaseException) -> str:
         where = traceback.extract_tb(error.__traceback__)
         place = f" at {where[-1].filename}:{where[-1].lineno}" if where else ""
         fix = f"fix the error{place}; the traceback is in the traceback field"
-    trace = "".join(traceback.format_exception(error))[-_LINE_LIMIT:]
+    trace = "".join(traceback.format_exception(error))
     return hclog_error(
         f"the plugin {entry} does not import: {described}; fix: {fix}",
         error=described,

@@ -377,23 +377,27 @@ def test_a_damaged_build_json_is_one_hclog_line(
     assert "rebuild with plutono-plugin build" in record["@message"]
 
 
-def run_entry(source: Path, entry: str = "plugin:plugin") -> subprocess.Popen[str]:
-    """``plutono-plugin run`` as a launcher ends: under a host's environment, from ``source``."""
+def run_entry(source: Path, stderr: Path) -> subprocess.Popen[str]:
+    """``plutono-plugin run`` as a launcher ends: under a host's environment, from ``source``.
+
+    stderr goes to a file: a pipe nobody reads while the test waits for stdout would fill.
+    """
     environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PLUGIN_", "PL_", "grafana_plugin"))
     }
     environment |= {"grafana_plugin_type": "datasource", "PLUGIN_PROTOCOL_VERSIONS": "2"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "plutono_plugin", "run", entry],
-        cwd=source,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with stderr.open("w") as sink:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "plutono_plugin", "run", "plugin:plugin"],
+            cwd=source,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            text=True,
+        )
 
 
 def records(stderr: str) -> list[dict[str, Any]]:
@@ -412,19 +416,22 @@ def test_output_at_import_time_becomes_error_lines_and_the_handshake_comes_first
     source = make_source(tmp_path / "src")
     (source / "plugin.py").write_text(
         "import os, sys\nprint('hello from import')\nsys.stderr.write('raw stderr\\n')\n"
-        "os.write(1, b'written to fd 1\\n')\n" + CODE
+        "os.write(1, b'written to fd 1\\n')\nprint('x' * 200_000)\n" + CODE
     )
-    process = run_entry(source)
+    process = run_entry(source, tmp_path / "stderr")
     try:
         assert process.stdout is not None
         handshake = process.stdout.readline()
         assert handshake.startswith("1|2|unix|"), handshake
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=30)
+        process.communicate(timeout=30)
+    stderr = (tmp_path / "stderr").read_text()
+    assert max(len(line) for line in stderr.splitlines()) < 64 * 1024  # contract 1.11
     errors = [r["@message"] for r in records(stderr) if r["@level"] == "error"]
     for text in ("hello from import", "raw stderr", "written to fd 1"):
         assert f"plugin:plugin wrote while importing: {text}" in errors
+    assert sum(message.count("x") for message in errors) >= 200_000  # in pieces, none lost
 
 
 @pytest.mark.parametrize(
@@ -442,10 +449,11 @@ def test_output_at_import_time_becomes_error_lines_and_the_handshake_comes_first
 def test_an_import_error_is_one_error_line(tmp_path: Path, code: str, message: str) -> None:
     source = make_source(tmp_path / "src")
     (source / "plugin.py").write_text(code)
-    process = run_entry(source)
-    stdout, stderr = process.communicate(timeout=60)
+    process = run_entry(source, tmp_path / "stderr")
+    stdout, _ = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stdout == ""
+    stderr = (tmp_path / "stderr").read_text()
     [record] = records(stderr)
     assert record["@level"] == "error"
     assert message in record["@message"]
