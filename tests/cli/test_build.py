@@ -146,6 +146,7 @@ def test_standalone_for_another_platform_is_refused(
     assert f"it builds for {host_platform()} only" in capsys.readouterr().err
 
 
+@pytest.mark.timeout(300)  # a build for this machine: links the cached trees
 def test_links_inside_the_source_are_copied_as_their_content(tmp_path: Path) -> None:
     source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
     (source / "assets").mkdir()
@@ -188,6 +189,7 @@ def test_a_requirement_missing_from_requirements_txt_fails_the_build(
     assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
 
 
+@pytest.mark.timeout(300)  # a build for this machine: links the cached trees
 def test_data_files_are_copied_unless_excluded(tmp_path: Path) -> None:
     """A CSV beside plugin.py is read at import; the shipped import proves it was copied."""
     code = (
