@@ -17,6 +17,7 @@ import stat
 import sys
 from pathlib import Path
 
+from .._build.check import check_names, load_json
 from ..errors import ConfigurationError
 from ..host import CallError, PluginExitedError, PluginHost
 
@@ -153,6 +154,10 @@ def _diagnose(options: argparse.Namespace, say: list[tuple[str, str]]) -> list[s
 
     directory = Path(options.plugin_dir).absolute()
     manifest = read_manifest(directory)
+    raw = load_json(directory / "plugin.json")
+    if isinstance(raw, dict):
+        # an executable of "../x" would start a program outside the plugin (issue 17)
+        check_names(directory / "plugin.json", raw)
     say.append(("plugin", f"{manifest.id} ({manifest.type}) in {directory}"))
     problems = permission_problems(directory, executable_path(manifest))
     say.append(("files", "readable by a service user" if not problems else "see problems"))

@@ -501,3 +501,16 @@ def test_an_out_that_cannot_be_created_is_named(
     source = make_source(tmp_path / "src")
     assert build(source, Path("/proc/plutono-plugin-nowhere/out")) == 2
     assert "/proc/plutono-plugin-nowhere" in capsys.readouterr().err
+
+
+def test_doctor_never_starts_an_executable_outside_the_plugin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "started"
+    plugin = fake_build(tmp_path / "plugin", {**MANIFEST, "executable": "../evil"})
+    evil = tmp_path / f"evil_{host_platform()}"
+    evil.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    evil.chmod(0o755)
+    assert main(["doctor", str(plugin)]) == 1
+    assert "executable '../evil' is not a safe name" in capsys.readouterr().out
+    assert not marker.exists()
