@@ -120,7 +120,7 @@ class Frame:
 
     def encode(self) -> bytes:
         """Encode as one Arrow IPC file (metadata V4, uncompressed), as Plutono reads it."""
-        from ._arrow import encode_frame
+        from ._ipc import encode_frame
 
         return encode_frame(self)
 
