@@ -196,8 +196,10 @@ def from_numpy(
     elif (kind, dtype.itemsize) in _NUMPY_TYPES:
         field_type = _NUMPY_TYPES[kind, dtype.itemsize]
     else:
-        reason = "binary data is not supported; decode it to str first" if kind == "S" else (
-            "not supported (Plutono reads numbers, strings, bools, times)"
+        reason = (
+            "binary data is not supported; decode it to str first"
+            if kind == "S"
+            else ("not supported (Plutono reads numbers, strings, bools, times)")
         )
         raise FrameError(f"numpy dtype {values.dtype} is {reason}", field=name)
     if wanted is not None and wanted is not field_type:
@@ -227,7 +229,9 @@ def _times(name: str, data: Any) -> tuple[Any, Any]:
     if unit in ("Y", "M"):  # calendar units have no fixed length: go through days
         data, unit, count = data.astype("datetime64[D]"), "D", 1
     if unit not in _NS_PER_UNIT:
-        raise FrameError(f"numpy datetime64 unit {unit!r} cannot be stored as nanoseconds", field=name)
+        raise FrameError(
+            f"numpy datetime64 unit {unit!r} cannot be stored as nanoseconds", field=name
+        )
     ticks = data.view(numpy.int64)
     factor = _NS_PER_UNIT[unit] * count
     if factor == 1:
@@ -255,10 +259,17 @@ def _cast(name: str, data: Any, mask: Any, have: FieldType, wanted: FieldType) -
         low, high = INT_RANGES[FieldType.INT64 if wanted is FieldType.TIME else wanted]
         if valid.size:
             with numpy.errstate(invalid="ignore"):
-                integral = have.is_integer or have is FieldType.TIME or bool(
-                    numpy.all(numpy.isfinite(valid)) and numpy.all(valid == numpy.trunc(valid))
+                integral = (
+                    have.is_integer
+                    or have is FieldType.TIME
+                    or bool(
+                        numpy.all(numpy.isfinite(valid)) and numpy.all(valid == numpy.trunc(valid))
+                    )
                 )
-            smallest, largest = int(valid.min()) if integral else 0, int(valid.max()) if integral else 0
+            smallest, largest = (
+                int(valid.min()) if integral else 0,
+                int(valid.max()) if integral else 0,
+            )
             if not integral or smallest < low or largest > high:
                 raise FrameError(
                     f"cannot convert {have} to {wanted}: values are not whole numbers in "

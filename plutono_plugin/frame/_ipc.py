@@ -8,9 +8,13 @@ frame has fields (none for a frame without fields, contract 4.1), ``timestamp[ns
 time zone, ``utf8`` strings and each field's nullable flag as declared.
 
 The metadata are flatbuffers tables of Arrow's published ``Schema.fbs``, ``Message.fbs`` and
-``File.fbs`` (format version 1.0, stable since 2020), built with the ``flatbuffers`` runtime:
-the few tables a flat frame needs are written out below, each slot numbered as in those files.
-The body is the fields' buffers (:mod:`._columns`) each padded to 8 bytes, joined once.
+``File.fbs`` (format version 1.0, stable since 2020); the few a flat frame needs are listed
+below with their slot numbers. They are laid out front to back by :func:`_flatten` (children
+after parents, so every offset is a forward one; vtables just before their table): the
+``flatbuffers`` runtime's back-to-front ``Builder`` cost 430 µs for a two-field frame, most of
+a small query's budget (docs/benchmarks.md). A front-to-back subtree holds only relative
+offsets, so the schema is flattened once and the same bytes serve the schema message and the
+footer. The body is the fields' buffers (:mod:`._columns`) each padded to 8 bytes, joined once.
 
 Layout::
 
@@ -23,10 +27,9 @@ Layout::
 
 from __future__ import annotations
 
+import functools
 import struct
-from typing import TYPE_CHECKING
-
-from flatbuffers import Builder
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 from ..errors import FrameError
 from ._columns import Column
@@ -44,166 +47,201 @@ _END_OF_STREAM = _CONTINUATION + b"\x00\x00\x00\x00"
 _METADATA_V4 = 3  # Schema.fbs MetadataVersion: V1 = 0 … V4 = 3 (contract 4.1)
 _HEADER_SCHEMA, _HEADER_RECORD_BATCH = 1, 3  # Message.fbs MessageHeader union
 _INT32 = struct.Struct("<i")
+_UINT32 = struct.Struct("<I")
 _PADDING = bytes(8)
 
-# Schema.fbs ``Type`` union members and their parameters: (type id, table slots).
-_TYPE_INT, _TYPE_FLOAT, _TYPE_UTF8, _TYPE_BOOL, _TYPE_TIMESTAMP = 2, 3, 5, 6, 10
-_NANOSECOND = 3  # TimeUnit
-_PRECISION = {FieldType.FLOAT32: 1, FieldType.FLOAT64: 2}  # FloatingPoint.precision
-_INT_WIDTHS = {
-    FieldType.INT8: (8, True),
-    FieldType.INT16: (16, True),
-    FieldType.INT32: (32, True),
-    FieldType.INT64: (64, True),
-    FieldType.UINT8: (8, False),
-    FieldType.UINT16: (16, False),
-    FieldType.UINT32: (32, False),
-    FieldType.UINT64: (64, False),
+
+class _Shape:
+    """A table type: its slots as ``(slot number, struct code)``; code ``"o"`` is a reference.
+
+    The vtable and the inline layout (widest fields first, each aligned) are computed once, so
+    placing a table is one ``struct.pack`` of its inline part.
+    """
+
+    def __init__(self, *slots: tuple[int, str]) -> None:
+        order = sorted(range(len(slots)), key=lambda index: -_SIZES[slots[index][1]])
+        fields = [0] * (max((slot for slot, _ in slots), default=-1) + 1)
+        layout = "<i"
+        size = 4  # the table starts with the int32 distance back to its vtable
+        self.references: list[tuple[int, int]] = []  # (value index, offset in the table)
+        for index in order:
+            slot, code = slots[index]
+            width = _SIZES[code]
+            layout += "x" * (-size % width)
+            size += -size % width
+            fields[slot] = size
+            if code == "o":
+                self.references.append((index, size))
+            layout += "I" if code == "o" else code
+            size += width
+        self.layout = [(index, slots[index][1] == "o") for index in order]
+        self.inline = struct.Struct(layout)
+        self.vtable = struct.pack(f"<{len(fields) + 2}H", 4 + 2 * len(fields), size, *fields)
+
+
+class _Table(NamedTuple):
+    """A table of ``shape`` with its values in slot order (a child object for a reference)."""
+
+    shape: _Shape
+    values: tuple[object, ...]
+
+
+class _Structs(NamedTuple):
+    """A vector of structs aligned to 8 bytes (already packed)."""
+
+    count: int
+    data: bytes
+
+
+class _Flat(NamedTuple):
+    """A flattened subtree (starts 8-aligned); ``entry`` is the referenced object's position."""
+
+    data: bytes
+    entry: int
+
+
+_Object = Union[_Table, _Structs, _Flat, str, list["_Object"]]
+_SIZES = {"b": 1, "B": 1, "?": 1, "h": 2, "i": 4, "q": 8, "o": 4}
+
+
+def _place(out: bytearray, item: _Object) -> int:
+    """Append ``item`` and its children to ``out``; return the position it is referenced at.
+
+    Children come after their parent, so every reference is a forward (unsigned) offset.
+    """
+    children: list[tuple[int, _Object]]
+    if isinstance(item, _Table):
+        shape = item.shape
+        out += bytes(len(out) & 1)
+        vtable = len(out)
+        out += shape.vtable
+        out += bytes(-len(out) % 8)
+        position = len(out)
+        values = item.values
+        inline = [0 if reference else values[index] for index, reference in shape.layout]
+        out += shape.inline.pack(position - vtable, *inline)  # references patched below
+        children = [(position + offset, values[index]) for index, offset in shape.references]  # type: ignore[misc]
+    elif isinstance(item, str):
+        out += bytes(-len(out) % 4)
+        position = len(out)
+        encoded = item.encode("utf-8")
+        out += _UINT32.pack(len(encoded)) + encoded + b"\x00"
+        return position
+    elif isinstance(item, _Flat):
+        out += bytes(-len(out) % 8)
+        position = len(out)
+        out += item.data
+        return position + item.entry
+    elif isinstance(item, _Structs):
+        out += bytes(-(len(out) + 4) % 8)  # the elements, after the length, are 8-aligned
+        position = len(out)
+        out += _UINT32.pack(item.count) + item.data
+        return position
+    else:  # a vector of tables or strings
+        out += bytes(-len(out) % 4)
+        position = len(out)
+        out += _UINT32.pack(len(item)) + bytes(4 * len(item))
+        children = [(position + 4 + 4 * index, child) for index, child in enumerate(item)]
+    for reference, child in children:
+        _UINT32.pack_into(out, reference, _place(out, child) - reference)
+    return position
+
+
+def _flatten(root: _Object) -> _Flat:
+    """Lay out ``root`` and its subtree from position 0 (8-aligned when embedded)."""
+    out = bytearray()
+    entry = _place(out, root)
+    out += bytes(-len(out) % 8)
+    return _Flat(bytes(out), entry)
+
+
+def _finish(root: _Table) -> bytes:
+    """A complete flatbuffer: the root offset, then the root table and its subtree."""
+    out = bytearray(8)  # root uoffset, padding to keep the tables 8-aligned
+    _UINT32.pack_into(out, 0, _place(out, root))
+    out += bytes(-len(out) % 8)  # a message's body must start 8-aligned
+    return bytes(out)
+
+
+# Schema.fbs, Message.fbs, File.fbs tables, slots as numbered there.
+_INT = _Shape((0, "i"), (1, "?"))  # Int { bitWidth: int; is_signed: bool }
+_FLOATING_POINT = _Shape((0, "h"))  # FloatingPoint { precision: SINGLE = 1, DOUBLE = 2 }
+_EMPTY = _Shape()  # Utf8 {}, Bool {}
+_TIMESTAMP = _Shape((0, "h"))  # Timestamp { unit: NANOSECOND = 3; timezone: absent }
+_KEY_VALUE = _Shape((0, "o"), (1, "o"))  # KeyValue { key: string; value: string }
+# Field { name; nullable; type_type; type; dictionary (4, absent); children; custom_metadata }
+_FIELD = _Shape((0, "o"), (1, "?"), (2, "B"), (3, "o"), (5, "o"), (6, "o"))
+_SCHEMA = _Shape((1, "o"), (2, "o"))  # Schema { endianness: Little = 0; fields; custom_metadata }
+_MESSAGE = _Shape(
+    (0, "h"), (1, "B"), (2, "o"), (3, "q")
+)  # version, header_type, header, bodyLength
+_RECORD_BATCH = _Shape((0, "q"), (1, "o"), (2, "o"))  # length; nodes; buffers
+_FOOTER = _Shape((0, "h"), (1, "o"), (2, "o"), (3, "o"))  # version; schema; dictionaries; batches
+
+# The ``Type`` union member of each field type: (union type id, flattened table).
+_TYPES: dict[FieldType, tuple[int, _Flat]] = {
+    **{
+        FieldType(f"{sign}int{bits}"): (2, _flatten(_Table(_INT, (bits, not sign))))
+        for sign in ("", "u")
+        for bits in (8, 16, 32, 64)
+    },
+    FieldType.FLOAT32: (3, _flatten(_Table(_FLOATING_POINT, (1,)))),
+    FieldType.FLOAT64: (3, _flatten(_Table(_FLOATING_POINT, (2,)))),
+    FieldType.STRING: (5, _flatten(_Table(_EMPTY, ()))),
+    FieldType.BOOL: (6, _flatten(_Table(_EMPTY, ()))),
+    FieldType.TIME: (10, _flatten(_Table(_TIMESTAMP, (3,)))),  # no time zone (contract 4.4)
 }
 
-_SchemaFields = list[tuple[str, FieldType, bool, list[tuple[str, str]]]]
+
+def _key_values(pairs: tuple[tuple[str, str], ...]) -> list[_Object]:
+    return [_Table(_KEY_VALUE, pair) for pair in pairs]
 
 
-def _type_table(builder: Builder, field_type: FieldType) -> tuple[int, int]:
-    """Build the ``Type`` union member of ``field_type``; return (union type, offset)."""
-    if field_type in _INT_WIDTHS:
-        width, signed = _INT_WIDTHS[field_type]
-        builder.StartObject(2)  # Int { bitWidth: int; is_signed: bool }
-        builder.PrependInt32Slot(0, width, 0)
-        builder.PrependBoolSlot(1, signed, False)
-        return _TYPE_INT, builder.EndObject()
-    if field_type in _PRECISION:
-        builder.StartObject(1)  # FloatingPoint { precision: Precision (short) }
-        builder.PrependInt16Slot(0, _PRECISION[field_type], 0)
-        return _TYPE_FLOAT, builder.EndObject()
-    if field_type is FieldType.TIME:
-        builder.StartObject(2)  # Timestamp { unit: TimeUnit (short); timezone: string }
-        builder.PrependInt16Slot(0, _NANOSECOND, 0)  # no timezone (contract 4.4)
-        return _TYPE_TIMESTAMP, builder.EndObject()
-    builder.StartObject(0)  # Utf8 {} / Bool {}
-    return (_TYPE_UTF8 if field_type is FieldType.STRING else _TYPE_BOOL), builder.EndObject()
+@functools.lru_cache(maxsize=1024)
+def _field(
+    name: str, field_type: FieldType, nullable: bool, metadata: tuple[tuple[str, str], ...]
+) -> _Flat:
+    """A Field table, flattened once per distinct field (queries repeat their fields' shapes)."""
+    type_id, type_table = _TYPES[field_type]
+    children: list[_Object] = []
+    values = (name, nullable, type_id, type_table, children, _key_values(metadata))
+    return _flatten(_Table(_FIELD, values))
 
 
-def _offsets_vector(builder: Builder, offsets: list[int]) -> int:
-    builder.StartVector(4, len(offsets), 4)
-    for offset in reversed(offsets):
-        builder.PrependUOffsetTRelative(offset)
-    return builder.EndVector()
+def _message(header_type: int, header: _Object, body_length: int) -> bytes:
+    """A Message, framed: continuation, size, the flatbuffer padded to 8 bytes (contract 4.1)."""
+    flat = _finish(_Table(_MESSAGE, (_METADATA_V4, header_type, header, body_length)))
+    return b"".join((_CONTINUATION, _INT32.pack(len(flat)), flat))
 
 
-def _key_values(builder: Builder, pairs: list[tuple[str, str]]) -> int:
-    tables = []
-    for key, value in pairs:
-        key_offset, value_offset = builder.CreateString(key), builder.CreateString(value)
-        builder.StartObject(2)  # KeyValue { key: string; value: string }
-        builder.PrependUOffsetTRelativeSlot(0, key_offset, 0)
-        builder.PrependUOffsetTRelativeSlot(1, value_offset, 0)
-        tables.append(builder.EndObject())
-    return _offsets_vector(builder, tables)
-
-
-def _schema(builder: Builder, fields: _SchemaFields, metadata: list[tuple[str, str]]) -> int:
-    tables = []
-    for name, field_type, nullable, field_metadata in fields:
-        name_offset = builder.CreateString(name)
-        type_id, type_offset = _type_table(builder, field_type)
-        children = _offsets_vector(builder, [])
-        custom = _key_values(builder, field_metadata)
-        # Field { name; nullable; type_type; type; dictionary; children; custom_metadata }
-        builder.StartObject(7)
-        builder.PrependUOffsetTRelativeSlot(0, name_offset, 0)
-        builder.PrependBoolSlot(1, nullable, False)
-        builder.PrependUint8Slot(2, type_id, 0)
-        builder.PrependUOffsetTRelativeSlot(3, type_offset, 0)
-        builder.PrependUOffsetTRelativeSlot(5, children, 0)
-        builder.PrependUOffsetTRelativeSlot(6, custom, 0)
-        tables.append(builder.EndObject())
-    field_vector = _offsets_vector(builder, tables)
-    custom = _key_values(builder, metadata)
-    builder.StartObject(4)  # Schema { endianness (Little = 0); fields; custom_metadata; features }
-    builder.PrependUOffsetTRelativeSlot(1, field_vector, 0)
-    builder.PrependUOffsetTRelativeSlot(2, custom, 0)
-    return builder.EndObject()
-
-
-def _message(builder: Builder, header_type: int, header: int, body_length: int) -> bytes:
-    """Finish a Message and frame it: continuation, size, flatbuffer, padding to 8 bytes."""
-    # Message { version; header_type; header; bodyLength: long; custom_metadata }
-    builder.StartObject(5)
-    builder.PrependInt64Slot(3, body_length, 0)
-    builder.PrependUOffsetTRelativeSlot(2, header, 0)
-    builder.PrependInt16Slot(0, _METADATA_V4, 0)
-    builder.PrependUint8Slot(1, header_type, 0)
-    builder.Finish(builder.EndObject())
-    flatbuffer = builder.Output()
-    padding = -(len(flatbuffer) + 8) % 8
-    return b"".join(
-        (_CONTINUATION, _INT32.pack(len(flatbuffer) + padding), flatbuffer, _PADDING[:padding])
-    )
-
-
-def _record_batch(builder: Builder, length: int, columns: list[Column]) -> tuple[int, list[bytes | memoryview], int]:
-    """Build the RecordBatch table; return it, the body's parts and the body's length."""
-    nodes: list[tuple[int, int]] = []
-    buffers: list[tuple[int, int]] = []
+def _record_batch(
+    length: int, columns: list[Column]
+) -> tuple[_Table, list[bytes | memoryview], int]:
+    """The RecordBatch table and its body: every buffer padded to 8 bytes."""
+    nodes: list[int] = []  # struct FieldNode { length: long; null_count: long }
+    buffers: list[int] = []  # struct Buffer { offset: long; length: long }
     body: list[bytes | memoryview] = []
     position = 0
     for column in columns:
-        nodes.append((column.length, column.null_count))
-        parts = (column.validity if column.null_count else None, column.offsets, column.data)
-        for index, part in enumerate(parts):
+        nodes += (column.length, column.null_count)
+        parts = [column.validity if column.null_count else None, column.offsets, column.data]
+        if column.offsets is None:
+            del parts[1]  # only strings have offsets
+        for part in parts:
             if part is None:
-                if index == 1:
-                    continue  # only strings have offsets
-                buffers.append((position, 0))
+                buffers += (position, 0)
                 continue
             view = memoryview(part).cast("B")
-            buffers.append((position, view.nbytes))
-            padding = -view.nbytes % 8
+            size = view.nbytes
+            buffers += (position, size)
             body.append(view)
+            padding = -size % 8
             if padding:
                 body.append(_PADDING[:padding])
-            position += view.nbytes + padding
-    builder.StartVector(16, len(buffers), 8)  # struct Buffer { offset: long; length: long }
-    for offset, size in reversed(buffers):
-        builder.Prep(8, 16)
-        builder.PrependInt64(size)
-        builder.PrependInt64(offset)
-    buffer_vector = builder.EndVector()
-    builder.StartVector(16, len(nodes), 8)  # struct FieldNode { length: long; null_count: long }
-    for rows, nulls in reversed(nodes):
-        builder.Prep(8, 16)
-        builder.PrependInt64(nulls)
-        builder.PrependInt64(rows)
-    node_vector = builder.EndVector()
-    builder.StartObject(4)  # RecordBatch { length: long; nodes; buffers; compression }
-    builder.PrependInt64Slot(0, length, 0)
-    builder.PrependUOffsetTRelativeSlot(1, node_vector, 0)
-    builder.PrependUOffsetTRelativeSlot(2, buffer_vector, 0)
-    return builder.EndObject(), body, position
-
-
-def _footer(fields: _SchemaFields, metadata: list[tuple[str, str]], blocks: list[tuple[int, int, int]]) -> bytes:
-    builder = Builder(256 + 64 * len(fields))
-    schema = _schema(builder, fields, metadata)
-    vectors = []
-    for entries in ([], blocks):  # dictionaries (none), recordBatches
-        # struct Block { offset: long; metaDataLength: int; (4 bytes padding) bodyLength: long }
-        builder.StartVector(24, len(entries), 8)
-        for offset, metadata_length, body_length in reversed(entries):
-            builder.Prep(8, 24)
-            builder.PrependInt64(body_length)
-            builder.Pad(4)
-            builder.PrependInt32(metadata_length)
-            builder.PrependInt64(offset)
-        vectors.append(builder.EndVector())
-    builder.StartObject(5)  # Footer { version; schema; dictionaries; recordBatches; custom_metadata }
-    builder.PrependUOffsetTRelativeSlot(1, schema, 0)
-    builder.PrependUOffsetTRelativeSlot(2, vectors[0], 0)
-    builder.PrependUOffsetTRelativeSlot(3, vectors[1], 0)
-    builder.PrependInt16Slot(0, _METADATA_V4, 0)
-    builder.Finish(builder.EndObject())
-    return builder.Output()  # type: ignore[no-any-return]
+            position += size + padding
+    node_vector = _Structs(len(nodes) // 2, struct.pack(f"<{len(nodes)}q", *nodes))
+    buffer_vector = _Structs(len(buffers) // 2, struct.pack(f"<{len(buffers)}q", *buffers))
+    return _Table(_RECORD_BATCH, (length, node_vector, buffer_vector)), body, position
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -215,7 +253,7 @@ def encode_frame(frame: Frame) -> bytes:
         assert payload[:6] == b"ARROW1"
     """
     frame.validate()
-    fields: _SchemaFields = []
+    fields: list[_Object] = []
     columns = []
     for item in frame.fields:
         metadata = [("name", item.name)]  # contract 4.3: always written
@@ -227,24 +265,22 @@ def encode_frame(frame: Frame) -> bytes:
         if not item.nullable and column.null_count:
             # Go ignores the null bitmap of a non-nullable column: nulls would read as values.
             raise FrameError("non-nullable field holds nulls", field=item.name, frame=frame.name)
-        fields.append((item.name, item.type, item.nullable, metadata))
+        fields.append(_field(item.name, item.type, item.nullable, tuple(metadata)))
         columns.append(column)
-    metadata = [("name", frame.name), ("refId", frame.ref_id)]  # contract 4.2
+    frame_metadata = [("name", frame.name), ("refId", frame.ref_id)]  # contract 4.2
     if frame.meta is not None:
-        metadata.append(("meta", frame.meta.to_text()))
-
-    builder = Builder(256 + 64 * len(fields))
-    schema_message = _message(builder, _HEADER_SCHEMA, _schema(builder, fields, metadata), 0)
+        frame_metadata.append(("meta", frame.meta.to_text()))
+    schema = _flatten(_Table(_SCHEMA, (fields, _key_values(tuple(frame_metadata)))))
+    schema_message = _message(_HEADER_SCHEMA, schema, 0)
     parts: list[bytes | memoryview] = [_MAGIC, b"\x00\x00", schema_message]
-    position = 8 + len(schema_message)
-    blocks = []
+    blocks: list[int] = []  # struct Block { offset: long; metaDataLength: int; bodyLength: long }
     if columns:
-        builder = Builder(128 + 48 * len(columns))
-        batch, body, body_length = _record_batch(builder, frame.rows, columns)
-        batch_message = _message(builder, _HEADER_RECORD_BATCH, batch, body_length)
-        blocks.append((position, len(batch_message), body_length))
+        batch, body, body_length = _record_batch(frame.rows, columns)
+        batch_message = _message(_HEADER_RECORD_BATCH, batch, body_length)
+        blocks += (8 + len(schema_message), len(batch_message), body_length)
         parts.append(batch_message)
         parts.extend(body)
-    footer = _footer(fields, metadata, blocks)
+    block_vector = _Structs(len(blocks) // 3, struct.pack("<qi4xq" * (len(blocks) // 3), *blocks))
+    footer = _finish(_Table(_FOOTER, (_METADATA_V4, schema, _Structs(0, b""), block_vector)))
     parts += [_END_OF_STREAM, footer, _INT32.pack(len(footer)), _MAGIC]
     return b"".join(parts)
