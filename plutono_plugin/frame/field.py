@@ -217,6 +217,10 @@ class Field:
                 self._column, self._type, self._nullable = wrapped
                 self._length: int = self._column.length
         if kind in ("pandas", "polars", "pyarrow"):
+            if kind != "pyarrow":
+                from ._extras import require
+
+                require(f"a {kind} column (field {name!r})", kind)
             from . import _arrow
 
             self._arrow, self._type, self._nullable = _arrow.column(
