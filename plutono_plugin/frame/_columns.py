@@ -30,7 +30,7 @@ __all__ = (
     "to_python",
 )
 
-Buffer = bytes | bytearray | memoryview
+Buffer = bytes | bytearray | memoryview | array.array[Any]
 
 
 class Column(NamedTuple):
@@ -209,15 +209,19 @@ def from_numpy(
     if nullable is False and nulls:
         raise FrameError(f"declared nullable=False but holds {nulls} nulls", field=name)
     validity = None
-    if nulls:
-        validity = memoryview(numpy.packbits(~mask, bitorder="little"))
+    if mask is not None and nulls:
+        validity = _view(numpy.packbits(~mask, bitorder="little"))
     if field_type is FieldType.BOOL:
-        buffer = memoryview(numpy.packbits(data, bitorder="little"))
+        buffer = _view(numpy.packbits(data, bitorder="little"))
     else:
-        data = numpy.ascontiguousarray(data, dtype=_DTYPES[field_type])
-        buffer = memoryview(data).cast("B")
+        buffer = _view(numpy.ascontiguousarray(data, dtype=_DTYPES[field_type])).cast("B")
     column = Column(len(values), nulls, validity, None, buffer)
     return column, field_type, bool(nulls) if nullable is None else nullable
+
+
+def _view(values: Any) -> memoryview:
+    """A view of a numpy array's memory (numpy's stubs do not declare the buffer protocol)."""
+    return memoryview(values)
 
 
 def _times(name: str, data: Any) -> tuple[Any, Any]:

@@ -11,7 +11,11 @@ from ..errors import ConfigurationError
 
 __all__ = ("require",)
 
-_PACKAGES = {"arrow": ("pyarrow",), "pandas": ("pandas", "pyarrow"), "polars": ("polars", "pyarrow")}
+_PACKAGES = {
+    "arrow": ("pyarrow",),
+    "pandas": ("pandas", "pyarrow"),
+    "polars": ("polars", "pyarrow"),
+}
 
 
 def require(what: str, extra: str = "arrow") -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from ..errors import FrameError
 from ._columns import Column
@@ -89,7 +89,7 @@ class _Table(NamedTuple):
 class _Structs(NamedTuple):
     """A vector of structs aligned to 8 bytes (already packed)."""
 
-    count: int
+    length: int
     data: bytes
 
 
@@ -100,7 +100,7 @@ class _Flat(NamedTuple):
     entry: int
 
 
-_Object = Union[_Table, _Structs, _Flat, str, list["_Object"]]
+_Object: TypeAlias = "_Table | _Structs | _Flat | str | list[_Object]"
 _SIZES = {"b": 1, "B": 1, "?": 1, "h": 2, "i": 4, "q": 8, "o": 4}
 
 
@@ -135,7 +135,7 @@ def _place(out: bytearray, item: _Object) -> int:
     elif isinstance(item, _Structs):
         out += bytes(-(len(out) + 4) % 8)  # the elements, after the length, are 8-aligned
         position = len(out)
-        out += _UINT32.pack(item.count) + item.data
+        out += _UINT32.pack(item.length) + item.data
         return position
     else:  # a vector of tables or strings
         out += bytes(-len(out) % 4)

@@ -39,7 +39,8 @@ print(json.dumps({"answers": answers, "loaded": sorted(set(sys.modules) & set(OP
 
 
 def _python(script: str, blocked: tuple[str, ...] = ()) -> dict[str, object]:
-    prelude = f"import sys\nOPTIONAL = {OPTIONAL!r}\nfor name in {blocked!r}:\n    sys.modules[name] = None\n"
+    prelude = f"import sys\nOPTIONAL = {OPTIONAL!r}\n"
+    prelude += f"for name in {blocked!r}:\n    sys.modules[name] = None\n"
     result = subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(script)],
         cwd=ROOT,
@@ -132,7 +133,8 @@ from plutono_plugin.frame import Field, Frame
 times = np.arange(3, dtype="int64").astype("datetime64[s]")
 frame = Frame("n", [Field("time", times), Field("v", np.ma.masked_invalid([0.5, np.nan, 2.0]))])
 payload = frame.encode()
-print(json.dumps({"size": len(payload), "values": frame.fields[1].values, "pyarrow": sys.modules.get("pyarrow") is not None}))
+loaded = sys.modules.get("pyarrow") is not None
+print(json.dumps({"size": len(payload), "values": frame.fields[1].values, "pyarrow": loaded}))
 """
 
 

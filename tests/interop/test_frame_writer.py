@@ -1,6 +1,6 @@
 """Our Arrow writer's bytes read by Plutono's real decoders exactly like pyarrow's (issue #19).
 
-For every field type × nullable × empty × with labels/config/meta, for seeded random frames
+For every field type x nullable x empty x with labels/config/meta, for seeded random frames
 and for the SDK's golden vector, the file written by ``frame/_ipc.py`` and the file pyarrow
 writes for the same frame (``_arrow.encode_frame``) are decoded by grafana-plugin-sdk-go
 v0.88.0 (``tests/interop/framecheck``, alerting's path, contract 4.7) and apache-arrow 0.16.0
