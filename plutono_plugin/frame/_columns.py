@@ -16,7 +16,7 @@ import array
 import itertools
 import sys
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from ..errors import FrameError
 from .types import INT_RANGES, FieldType
@@ -30,7 +30,7 @@ __all__ = (
     "to_python",
 )
 
-Buffer = bytes | bytearray | memoryview | array.array[Any]
+Buffer: TypeAlias = "bytes | bytearray | memoryview | array.array[Any]"
 
 
 class Column(NamedTuple):
