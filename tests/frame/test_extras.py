@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from tests._tools import ROOT
 
@@ -142,3 +143,15 @@ def test_numpy_frames_are_written_without_pyarrow() -> None:
     seen = _python(NUMPY_ONLY, blocked=("pyarrow", "pandas", "polars"))
     assert seen["values"] == [0.5, None, 2.0]
     assert seen["pyarrow"] is False and isinstance(seen["size"], int)
+
+
+def test_a_plugin_requiring_pandas_or_polars_ships_pyarrow_with_it(tmp_path: Path) -> None:
+    from plutono_plugin._build.resolve import Requirements
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("httpx\n")
+    assert not any(line.startswith("pyarrow") for line in Requirements(requirements).framework)
+    for name in ("pandas>=2", "polars"):
+        requirements.write_text(f"{name}\n")
+        framework = Requirements(requirements).framework
+        assert any(line.startswith("pyarrow") for line in framework), name
