@@ -8,13 +8,14 @@ replaces their rows in the existing report. Takes a few minutes on a 2-core mach
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from tests._tools import ROOT
-from tests.bench.report import write_reports
+from tests.bench.report import build_markdown, write_reports
 from tests.bench.runner import MEASUREMENTS, Config, run_all
 
 
@@ -30,7 +31,17 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated measurements ({', '.join(names)}); their rows replace those "
         "of the existing report",
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: write benchmarks.md again from benchmarks.json and notes.md",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        data = json.loads((args.docs / "benchmarks.json").read_text(encoding="utf-8"))
+        markdown = build_markdown(data, data["config"]["concurrency"])
+        (args.docs / "benchmarks.md").write_text(markdown, encoding="utf-8")
+        return 0
     only = [name for name in args.only.split(",") if name]
     if unknown := set(only) - set(names):
         parser.error(f"unknown measurements: {', '.join(sorted(unknown))}")
