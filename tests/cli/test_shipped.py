@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.go, pytest.mark.timeout(900)]
 QUICKSTART_ID = "plutono-quickstart-datasource"
 SERVICE_USER = "plutono"
 CLEAN_PATH = "/usr/bin:/bin"
-DEPENDENCIES = ("pyarrow", "grpclib", "anyio", "prometheus_client", "betterproto2")
+DEPENDENCIES = ("grpclib", "anyio", "prometheus_client", "betterproto2")
 
 
 def system_python() -> Path:
