@@ -5,7 +5,8 @@
 the target machine, no bytecode written). It reads ``lib/build.json``, checks the interpreter's
 version, selects ``lib/deps/<os>-<arch>[-<libc>]-py<X.Y>`` for *this interpreter* (a Python
 under Rosetta or an Alpine container is what counts, not the launcher's name), puts the plugin,
-the framework and that tree first on ``sys.path`` and serves the entry.
+the framework, that tree and the pure-Python dependencies all trees share
+(``lib/deps/pure-py<X.Y>``) first on ``sys.path`` and serves the entry.
 
 The launcher passes its own path as the one argument: the process is renamed after it
 (``prctl(PR_SET_NAME)`` on Linux, through ctypes), so ``pgrep gpx_quickstart`` finds the
@@ -49,6 +50,11 @@ def variant_name(goos: str, goarch: str, libc: str) -> str:
 def deps_name(variant: str, version: Tuple[int, int]) -> str:
     """Directory under ``lib/deps`` for a variant and a Python ``(major, minor)``."""
     return "%s-py%d.%d" % (variant, version[0], version[1])
+
+
+def pure_name(version: Tuple[int, int]) -> str:
+    """Directory under ``lib/deps`` of the pure-Python dependencies every tree shares."""
+    return "pure-py%d.%d" % (version[0], version[1])
 
 
 def _interpreter_libc(executable: str) -> str:
@@ -196,7 +202,9 @@ def main(argv: List[str]) -> int:
     try:
         with open(os.path.join(lib, "build.json")) as handle:
             config = json.load(handle)
-        built = os.listdir(os.path.join(lib, "deps"))
+        built = [
+            name for name in os.listdir(os.path.join(lib, "deps")) if not name.startswith("pure-")
+        ]
     except (OSError, ValueError, RecursionError) as error:
         return _fail(
             {
@@ -231,6 +239,8 @@ def main(argv: List[str]) -> int:
         os.path.join(lib, "plugin"),
         os.path.join(lib, "framework"),
         os.path.join(lib, "deps", str(name)),
+        # what every tree of this Python version holds identically, stored once (_build/pure.py)
+        os.path.join(lib, "deps", pure_name(sys.version_info[:2])),
     ]
     dev_source = config.get("dev_source")
     if dev_source:  # a --dev build: the edited source, restarted on change (hot reload)

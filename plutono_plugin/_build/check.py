@@ -106,7 +106,8 @@ def check_names(path: Path, manifest: dict[str, Any], *, version: bool = False) 
 _SHIPPED_CHECK = """
 import importlib, sys
 code, lib, tree, entry = sys.argv[1:5]
-sys.path[:0] = [code, lib + "/framework", lib + "/deps/" + tree]
+pure = lib + "/deps/pure-py" + tree.rsplit("-py", 1)[1]
+sys.path[:0] = [code, lib + "/framework", lib + "/deps/" + tree, pure]
 try:
     importlib.import_module(entry.partition(":")[0])
 except ModuleNotFoundError as error:

@@ -9,6 +9,7 @@ The directory holds everything but an interpreter (``--standalone`` bundles that
     lib/plugin/           the plugin's files: code and data, minus excludes (_build/files.py)
     lib/framework/        plutono_plugin
     lib/deps/linux-amd64-glibc-py3.11/  linux-amd64-musl-py3.11/  darwin-arm64-py3.11/  …
+    lib/deps/pure-py3.11/  the pure-Python dependencies every tree shares (_build/pure.py)
 
 Every ``.py`` has bytecode compiled at build time for each target Python (hash-based, so it
 survives copies and unzips); nothing is written into the directory at run time. Nothing
@@ -37,6 +38,7 @@ from .._build.check import (
 )
 from .._build.files import copy_files, tree_files
 from .._build.launcher import launcher_script
+from .._build.pure import share_pure_python
 from .._build.resolve import (
     Requirements,
     compile_tree,
@@ -160,6 +162,7 @@ def build_plugin_dir(
             compile_tree(lib / "framework", version, strip=folder)
         for name, tree in trees.items():
             link_tree(tree, lib / "deps" / name)
+        share_pure_python(lib / "deps", sorted(trees))  # once per directory, not per tree
         here = deps_name(variant_name(*this_variant()), sys.version_info[:2])
         if here in trees:
             check_shipped_import(lib, here, entry, source)

@@ -72,6 +72,9 @@ def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
         Metric("rss_growth_deadline_pct", "RSS growth over deadline-expired calls", "%", ()),
         Metric("rss_growth_mixed_pct", "RSS growth over mixed calls", "%", ()),
         Metric("oversized_peak_mb", "peak RSS added by an oversized request", "MiB", ()),
+        Metric("zip_linux_amd64_mb", "quickstart linux_amd64 zip", "MiB", (("ours", "go"),)),
+        Metric("directory_all_mb", "all-platform plugin directory", "MiB", (("ours", "go"),)),
+        Metric("package_all_s", "build + package, all platforms, warm cache", "s", ()),
     ]
     return found
 
@@ -179,6 +182,54 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
         ),
         ("Shutdown → exit ≤ 200 ms", median("shutdown_ms", "ours"), 200, False),
         ("idle RSS ≤ 60 MiB", median("rss_idle_mb", "ours"), 60, False),
+        (
+            "ours ÷ ceiling at 16 in flight ≥ 0.65 (issue #19)",
+            ratio("qps_c16", "ours/ceiling"),
+            0.65,
+            True,
+        ),
+        (
+            "1M-row frame from numpy no slower than pyarrow (ours ÷ pyarrow ≤ 1, issue #19)",
+            ratio("encode_ms", "ours/pyarrow"),
+            1,
+            False,
+        ),
+        (
+            "cold start of the shipped directory ≤ 120 ms (issue #19)",
+            median("cold_start_shipped_ms", "ours"),
+            120,
+            False,
+        ),
+        (
+            "RSS after 10k calls ≤ 40 MiB (issue #19)",
+            median("rss_after_calls_mb", "ours"),
+            40,
+            False,
+        ),
+        (
+            "quickstart linux_amd64 zip ≤ 25 MiB (issue #19)",
+            median("zip_linux_amd64_mb", "ours"),
+            25,
+            False,
+        ),
+        (
+            "… smaller than the Go binary's zip (stretch, issue #19)",
+            ratio("zip_linux_amd64_mb", "ours/go"),
+            1,
+            False,
+        ),
+        (
+            "all-platform directory ≤ 150 MiB (issue #19)",
+            median("directory_all_mb", "ours"),
+            150,
+            False,
+        ),
+        (
+            "build + package for all platforms ≤ 15 s, warm cache (issue #19)",
+            median("package_all_s", "ours"),
+            15,
+            False,
+        ),
         *(
             (f"RSS growth over {name} calls < 5 % (issue #11)", median(key, "ours"), 5, False)
             for name, key in (
@@ -196,6 +247,31 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
         reached = value >= bound if at_least else value <= bound
         lines.append(f"| {text} | {value:,.2f} | {'yes' if reached else '**no**'} |")
     return lines
+
+
+def _updates(data: Mapping[str, Any]) -> list[str]:
+    """Sentences naming the rows a later partial run (``--only``) measured again."""
+    lines = []
+    for update in data.get("updates", []):
+        titles = ", ".join(
+            data["metrics"][key]["title"] for key in update["metrics"] if key in data["metrics"]
+        )
+        lines.append(
+            f"Rows measured again by `{update['command']}` on {update['date']} (the figures of "
+            f"one run, side by side with the Go reference): {titles}."
+        )
+    return [*lines, ""] if lines else []
+
+
+def merge_partial(previous: Mapping[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``previous`` with the metrics of a partial run ``data`` replaced and the run noted."""
+    merged = dict(previous)
+    merged["metrics"] = {**previous["metrics"], **data["metrics"]}
+    merged["extras"] = {**previous.get("extras", {}), **data["extras"]}
+    merged["config"] = {**previous["config"], **data["config"]}
+    update = {"command": data["command"], "date": data["date"], "metrics": list(data["metrics"])}
+    merged["updates"] = [*previous.get("updates", []), update]
+    return merged
 
 
 def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
@@ -219,7 +295,8 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         f"the {machine['cores']} cores, and the machine may be shared with other jobs: "
         "ratios matter more than absolute figures.",
         "",
-        "## Goals (issues #5, #11 and #12)",
+        *_updates(data),
+        "## Goals (issues #5, #11, #12 and #19)",
         "",
         *_goals(data),
         "",
@@ -315,15 +392,37 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         _row(data, "rss_growth_mixed_pct", ("ours", "go"), 2),
         _row(data, "oversized_peak_mb", ("ours", "go"), 1),
         "",
+        "## 8. What ships (issue #19)",
+        "",
+        "The quickstart built for all platforms (`plutono-plugin build`, dependency trees from "
+        "the cache) and packaged (`plutono-plugin package`); **go** is the reference plugin's "
+        "one binary for this machine, zipped the same way (deflate), and four such binaries "
+        "for the directory. Sizes in MiB; the time is build + package.",
+        "",
+        "| Metric | ours | go | Ratio |",
+        "| --- | --- | --- | --- |",
+        _row(data, "zip_linux_amd64_mb", ("ours", "go"), 1),
+        _row(data, "directory_all_mb", ("ours", "go"), 1),
+        _row(data, "package_all_s", ("ours", "go"), 1),
+        "",
     ]
     if NOTES.is_file():
         out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(line for line in out if line is not None) + "\n"
 
 
-def write_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
-    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``docs``; return the JSON object."""
+def write_reports(
+    bench: Bench, docs: Path, command: str, *, partial: bool = False
+) -> dict[str, Any]:
+    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``docs``; return the JSON object.
+
+    ``partial`` (a ``--only`` run) replaces the measured rows of the existing report and
+    names the command that measured them.
+    """
     data = build_json(bench, command)
+    existing = docs / "benchmarks.json"
+    if partial and existing.is_file():
+        data = merge_partial(json.loads(existing.read_text(encoding="utf-8")), data)
     docs.mkdir(parents=True, exist_ok=True)
     (docs / "benchmarks.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     markdown = build_markdown(data, bench.config.concurrency)

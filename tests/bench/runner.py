@@ -56,6 +56,7 @@ class Config:
     giveup_calls: int = 10_000
     giveup_warmup: int = 2_000
     oversized_bytes: int = 200_000_000
+    footprint_reps: int = 3
 
     @classmethod
     def quick(cls) -> Config:
@@ -80,6 +81,7 @@ class Config:
             giveup_calls=100,
             giveup_warmup=20,
             oversized_bytes=20_000_000,
+            footprint_reps=1,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -290,6 +292,48 @@ def measure_process(bench: Bench) -> None:
                 bench.add("rss_after_calls_mb", who, rss_mb(pid))
 
 
+def _tree_mb(directory: Path) -> float:
+    """Apparent size of everything under ``directory`` (what a copy or an unzip writes)."""
+    total = sum(
+        path.stat().st_size
+        for path in directory.rglob("*")
+        if path.is_file() and not path.is_symlink()
+    )
+    return total / 2**20
+
+
+def measure_footprint(bench: Bench) -> None:
+    """8: what ships (issue #19): quickstart zips and directory vs the Go binary; build time.
+
+    ``package`` time is a fresh all-platform ``build`` (dependency trees cached, as on a
+    developer's machine after the first build) plus ``package``. Go's zip holds its one binary
+    (this machine's platform), deflated like ours.
+    """
+    import zipfile
+
+    from plutono_plugin.cli.build import build_plugin_dir
+    from plutono_plugin.cli.package import package_plugin
+    from tests._tools import ROOT
+
+    goref = bench.plugins["go"].directory
+    binary = next(path for path in goref.iterdir() if path.name.startswith("gpx_")).resolve()
+    go_zip = bench.workdir / "goref.zip"
+    with zipfile.ZipFile(go_zip, "w") as bundle:
+        bundle.write(binary, binary.name, zipfile.ZIP_DEFLATED)
+    for rep in range(bench.config.footprint_reps):
+        began = time.monotonic()
+        built = build_plugin_dir(
+            ROOT / "examples" / "quickstart", bench.workdir / "footprint" / str(rep) / "quickstart"
+        )
+        archives = package_plugin(built.directory, bench.workdir / "footprint" / str(rep) / "dist")
+        bench.add("package_all_s", "ours", time.monotonic() - began)
+        linux = next(path for path in archives if path.name.endswith(".linux_amd64.zip"))
+        bench.add("zip_linux_amd64_mb", "ours", linux.stat().st_size / 2**20)
+        bench.add("zip_linux_amd64_mb", "go", go_zip.stat().st_size / 2**20)
+        bench.add("directory_all_mb", "ours", _tree_mb(built.directory))
+        bench.add("directory_all_mb", "go", 4 * binary.stat().st_size / 2**20)
+
+
 GIVEUP_MIXES: dict[str, list[str]] = {
     "cancel": ["cancel"],
     "deadline": ["deadline"],
@@ -342,15 +386,22 @@ MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_reshape,
     measure_process,
     measure_giveups,
+    measure_footprint,
 )
 
 
-def run_all(config: Config, workdir: Path, log: Callable[[str], None] = lambda _: None) -> Bench:
-    """Prepare the plugins and run every measurement; return the samples."""
+def run_all(
+    config: Config,
+    workdir: Path,
+    log: Callable[[str], None] = lambda _: None,
+    only: Sequence[str] = (),
+) -> Bench:
+    """Prepare the plugins and run every measurement (or those named in ``only``)."""
     bench = Bench(config, workdir)
     bench.plugins = prepare_plugins(workdir / "plugins")
     go_binary("goencode")
-    for measurement in MEASUREMENTS:
+    chosen = [m for m in MEASUREMENTS if not only or m.__name__.removeprefix("measure_") in only]
+    for measurement in chosen:
         began = time.monotonic()
         log(f"{measurement.__name__} ...")
         measurement(bench)
