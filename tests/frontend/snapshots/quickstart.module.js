@@ -470,6 +470,16 @@ define(['react', '@credativ/plutono-data', '@credativ/plutono-ui', '@credativ/pl
   }
 
   class DataSource extends runtime.DataSourceWithBackend {
+    // Exactly one parameter, no default (spec 8.2): datasource_srv.ts builds the class with
+    // `new DataSource(instanceSettings)` only when DataSource.length === 1; any other arity
+    // (an implicit constructor has 0) goes through Angular's injector, which passes nothing.
+    constructor(instanceSettings) {
+      super(instanceSettings);
+      // DataSourceApi keeps neither the settings nor jsonData (spec 8.2): keep them here.
+      this.instanceSettings = instanceSettings;
+      this.jsonData = instanceSettings.jsonData || {};
+    }
+
     // Template variables ($host, ${env}) in string fields, resolved before the query is sent
     // (also what alerting stores: keep variables out of alert queries, as in any datasource).
     applyTemplateVariables(query, scopedVars) {

@@ -14,6 +14,7 @@
 //   {"do": "send", "targets": [...], "variables": {...}, "range": [fromMs, toMs]}
 //        run the datasource's query(); the /api/ds/query request is captured, not sent
 //   {"do": "health", "reply": {...}}         "Save & Test" with the host answering `reply`
+//   {"do": "instantiate", "jsonData": {...}}  build the datasource as datasource_srv.ts does
 // Editors are re-rendered with what they emit, as Plutono does (they are controlled).
 'use strict';
 
@@ -145,10 +146,41 @@ function templateSrv(variables) {
   return { replace, getVariables: () => [], updateTimeRange: () => {} };
 }
 
-function dataSource(module) {
+// AngularJS 1.8.2 `$injector.instantiate` as Plutono bootstraps it (no strictDi, spec 8.2): a
+// static $inject, else no arguments when the function's length is 0, else the names parsed from
+// the first parenthesised list of the source, each taken from the locals or a service.
+function angularInstantiate(Type, locals) {
+  let names = Type.$inject;
+  if (!names) {
+    const source = Function.prototype.toString.call(Type);
+    const list = Type.length === 0 ? null : source.match(/^[^(]*\(\s*([^)]*)\)/m);
+    names = list ? list[1].split(',').map((name) => name.trim()).filter(Boolean) : [];
+  }
+  const args = names.map((name) => {
+    if (!Object.prototype.hasOwnProperty.call(locals, name)) {
+      throw new Error(`Unknown provider: ${name}Provider <- ${name}`);
+    }
+    return locals[name];
+  });
+  return new Type(...args);
+}
+
+// datasource_srv.ts `loadDatasource` (spec 8.2): the constructor's arity picks the path; then
+// `components` and `meta` are set on the instance, after the constructor returned.
+function dataSource(module, jsonData) {
   const meta = { id: 'test-datasource', name: 'test', type: 'datasource', info: {}, module: 'plugins/test/module' };
-  const instanceSettings = { id: 7, uid: 'ds-uid', type: meta.id, name: 'dev', meta, jsonData: {} };
-  return new module.plugin.DataSourceClass(instanceSettings);
+  const instanceSettings = { id: 7, uid: 'ds-uid', type: meta.id, name: 'dev', meta, jsonData: jsonData || {} };
+  const DataSourceClass = module.plugin.DataSourceClass;
+  let instance;
+  if (DataSourceClass.length === 1) {
+    instance = new DataSourceClass(instanceSettings);
+  } else {
+    harness.problems.push(`DataSource.length is ${DataSourceClass.length}: Plutono builds it with Angular's injector`);
+    instance = angularInstantiate(DataSourceClass, { instanceSettings });
+  }
+  instance.components = module.plugin.components;
+  instance.meta = meta;
+  return instance;
 }
 
 async function run(step, module) {
@@ -220,6 +252,10 @@ async function run(step, module) {
         dataSource(module).query(request).subscribe({ next: resolve, error: reject })
       );
       return { sent: requests[requests.length - 1], errors: response.error || null };
+    }
+    case 'instantiate': {
+      const instance = dataSource(module, step.jsonData);
+      return { arity: module.plugin.DataSourceClass.length, name: instance.name, id: instance.id, uid: instance.uid };
     }
     case 'health': {
       grafanaRuntime.setBackendSrv(backendSrv(step.reply));
