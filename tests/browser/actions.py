@@ -27,22 +27,23 @@ window.t = window.t || (() => {
     const rx = new RegExp(pattern, 'i');
     const root = document.querySelector(scope || '#root');
     for (const label of root.querySelectorAll('label')) {
-      if (rx.test(label.textContent.trim()) && label.htmlFor) {
-        const el = document.getElementById(label.htmlFor);
-        if (el && el !== label) return el;
-      }
+      if (!rx.test(label.textContent.trim())) continue;
+      const el = label.htmlFor ? document.getElementById(label.htmlFor) : null;
+      if (el && el !== label) return el;
+      // A legacy FormLabel without htmlFor: the input of its own row.
+      const row = label.parentElement;
+      const input = row && row.querySelector('input:not([type=checkbox]), textarea');
+      if (input) return input;
     }
     return Array.from(root.querySelectorAll('input, textarea, select, [role=textbox]')).find(
       (el) => rx.test(el.getAttribute('aria-label') || '') && visible(el)) || null;
   };
   return {
     control: (pattern, scope) => { const el = control(pattern, scope); return el ? tag(el) : null; },
-    // The visible part of a switch: the <label> that follows its hidden checkbox.
+    // The visible part of a switch: the box around its hidden checkbox.
     switchOf: (pattern, scope) => {
       const el = control(pattern, scope);
-      if (!el) return null;
-      const slider = el.parentElement && el.parentElement.querySelector('label');
-      return tag(slider || el);
+      return el ? tag(el.type === 'checkbox' ? el.parentElement : el) : null;
     },
     options: () => Array.from(document.querySelectorAll('[aria-label="Select option"]')).map(
       (el) => el.querySelector('span') ? el.querySelector('span').textContent : el.textContent),
@@ -54,8 +55,9 @@ window.t = window.t || (() => {
     // Labels whose text does not fit their box (scrollWidth > clientWidth), with both widths.
     overflowing: (scope) => Array.from(document.querySelectorAll((scope || '#root') + ' label'))
       .filter((el) => el.getClientRects().length > 0 && el.textContent.trim())
-      .filter((el) => el.scrollWidth > el.clientWidth + 0.5)
-      .map((el) => ({text: el.textContent.trim(), scrollWidth: el.scrollWidth, clientWidth: el.clientWidth})),
+      .filter((el) => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight)
+      .map((el) => ({text: el.textContent.trim(), scrollWidth: el.scrollWidth, clientWidth: el.clientWidth,
+                     scrollHeight: el.scrollHeight, clientHeight: el.clientHeight})),
     labels: (scope) => Array.from(document.querySelectorAll((scope || '#root') + ' label'))
       .filter((el) => el.getClientRects().length > 0).map((el) => el.textContent.trim()).filter(Boolean),
   };
@@ -148,6 +150,6 @@ def assert_no_console_errors(page: Page) -> None:
 
 
 def assert_labels_fit(page: Page, scope: str = "#root") -> None:
-    """Every visible label's text fits its box (compares scrollWidth with clientWidth)."""
+    """Every visible label's text fits its box: no scroll size beyond the client size."""
     assert page.evaluate(f"t.labels({js(scope)})"), "no labels rendered"
     assert page.evaluate(f"t.overflowing({js(scope)})") == []

@@ -252,8 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         if method in ("GET", "HEAD") and parts in ([], ["index.html"]):
             self._file(PAGE / "index.html")
-        elif method in ("GET", "HEAD") and parts == ["plutono.js"]:
-            self._file(PAGE / "plutono.js")
+        elif method in ("GET", "HEAD") and parts in (["plutono.js"], ["plutono.css"]):
+            self._file(PAGE / parts[0])
         elif method in ("GET", "HEAD") and parts == ["shared.js"]:
             self._file(BUNDLE)
         elif method in ("GET", "HEAD") and parts[:2] == ["public", "plugins"] and len(parts) > 3:

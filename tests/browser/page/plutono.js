@@ -555,7 +555,7 @@
         status && status.message
           ? h(
               'div',
-              { className: 'gf-form-group p-t-2' },
+              { className: 'gf-form-group p-t-2 harness-test-status', 'data-status': status.status },
               h(ui.Alert, {
                 severity: status.status === 'error' ? 'error' : 'success',
                 title: status.message,
