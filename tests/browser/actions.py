@@ -146,10 +146,12 @@ def add(stand_in: StandIn, plugin_id: str, **json_data: Any) -> DataSource:
 
 def assert_no_console_errors(page: Page) -> None:
     """Nothing reached the console as an error, and no exception went uncaught."""
-    assert page.errors() == []
+    errors = page.errors()
+    assert errors == [], f"console errors: {errors}"
 
 
 def assert_labels_fit(page: Page, scope: str = "#root") -> None:
     """Every visible label's text fits its box: no scroll size beyond the client size."""
     assert page.evaluate(f"t.labels({js(scope)})"), "no labels rendered"
-    assert page.evaluate(f"t.overflowing({js(scope)})") == []
+    overflowing = page.evaluate(f"t.overflowing({js(scope)})")
+    assert overflowing == [], f"labels too small for their text: {overflowing}"

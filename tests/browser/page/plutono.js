@@ -365,6 +365,7 @@
       startTime: Date.now(),
     };
     harness.runs.push({ view: view, targets: JSON.parse(JSON.stringify(targets)) });
+    var seq = harness.runs.length;
     return datasource
       .query(request)
       .pipe(
@@ -375,6 +376,7 @@
             error: response.error,
             timeRange: range,
             request: request,
+            seq: seq,
           };
         })
       )
@@ -411,7 +413,7 @@
     }
     return h(
       'div',
-      { className: 'harness-frames', 'data-state': panelData.state },
+      { className: 'harness-frames', 'data-state': panelData.state, 'data-seq': String(panelData.seq) },
       panelData.series.map(function (frame, index) {
         return h(
           'table',
@@ -604,7 +606,9 @@
         return Object.assign({}, query, { datasource: props.name });
       });
       runQueries('panel', props.datasource, targets, props.range, 500, 'Q100', 'dashboard').then(function (panelData) {
-        self.setState({ data: panelData });
+        if (panelData) {
+          self.setState({ data: panelData }); // undefined: cancelled by a newer run
+        }
       });
     }
 
@@ -683,12 +687,15 @@
     run() {
       var self = this;
       var queries = this.state.queries;
+      harness.queries = queries;
       if (!hasNonEmptyQuery(queries)) {
         this.setState({ skipped: this.state.skipped + 1 });
         return;
       }
       runQueries('explore', this.props.datasource, queries, this.props.range, 1000, 'explore', 'explore').then(function (panelData) {
-        self.setState({ data: panelData, ran: self.state.ran + 1 });
+        if (panelData) {
+          self.setState({ data: panelData, ran: self.state.ran + 1 });
+        }
       });
     }
 
@@ -789,9 +796,10 @@
       this.onRunQuery();
     }
 
+    // The stored annotation changes, and the editor verifies and runs it again.
     onQueryChange(target) {
       harness.changes.push({ view: 'annotations', value: JSON.parse(JSON.stringify(target)) });
-      this.setState({ annotation: Object.assign({}, this.state.annotation, { target: target }) });
+      this.setState({ annotation: Object.assign({}, this.state.annotation, { target: target }) }, this.onRunQuery);
     }
 
     onRunQuery() {
@@ -808,8 +816,15 @@
       this.setState({ running: true });
       var target = Object.assign({}, query, { refId: 'Anno' });
       runQueries('annotations', datasource, [target], this.props.range, 1000, 'AQ' + annotationCounter, 'dashboard').then(function (panelData) {
-        var events = processor.processEvents ? null : getAnnotationsFromData(panelData.series);
-        self.setState({ running: false, response: { panelData: panelData, events: events } });
+        if (!panelData) {
+          return;
+        }
+        var processed = processor.processEvents
+          ? processor.processEvents(annotation, panelData.series)
+          : rxjs.of(getAnnotationsFromData(panelData.series));
+        return rxjs.from(processed).toPromise().then(function (events) {
+          self.setState({ running: false, response: { panelData: panelData, events: events || [] } });
+        });
       });
     }
 
