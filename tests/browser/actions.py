@@ -9,61 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from tests.browser.cdp import Page
 from tests.browser.server import DataSource, StandIn
 
 # Installed in the page once it has loaded: find a control by label, tag it for a selector.
-FINDERS = r"""
-window.t = window.t || (() => {
-  let counter = 0;
-  const tag = (el) => {
-    if (!el.getAttribute('data-t')) el.setAttribute('data-t', String(++counter));
-    return '[data-t="' + el.getAttribute('data-t') + '"]';
-  };
-  const visible = (el) => el.getClientRects().length > 0 || el.type === 'checkbox';
-  const control = (pattern, scope) => {
-    const rx = new RegExp(pattern, 'i');
-    const root = document.querySelector(scope || '#root');
-    for (const label of root.querySelectorAll('label')) {
-      if (!rx.test(label.textContent.trim())) continue;
-      const el = label.htmlFor ? document.getElementById(label.htmlFor) : null;
-      if (el && el !== label) return el;
-      // A legacy FormLabel without htmlFor: the input of its own row.
-      const row = label.parentElement;
-      const input = row && row.querySelector('input:not([type=checkbox]), textarea');
-      if (input) return input;
-    }
-    return Array.from(root.querySelectorAll('input, textarea, select, [role=textbox]')).find(
-      (el) => rx.test(el.getAttribute('aria-label') || '') && visible(el)) || null;
-  };
-  return {
-    control: (pattern, scope) => { const el = control(pattern, scope); return el ? tag(el) : null; },
-    // The visible part of a switch: the box around its hidden checkbox.
-    switchOf: (pattern, scope) => {
-      const el = control(pattern, scope);
-      return el ? tag(el.type === 'checkbox' ? el.parentElement : el) : null;
-    },
-    options: () => Array.from(document.querySelectorAll('[aria-label="Select option"]')).map(
-      (el) => el.querySelector('span') ? el.querySelector('span').textContent : el.textContent),
-    option: (text) => {
-      const el = Array.from(document.querySelectorAll('[aria-label="Select option"]')).find(
-        (o) => (o.querySelector('span') || o).textContent === text);
-      return el ? tag(el) : null;
-    },
-    // Labels whose text does not fit their box (scrollWidth > clientWidth), with both widths.
-    overflowing: (scope) => Array.from(document.querySelectorAll((scope || '#root') + ' label'))
-      .filter((el) => el.getClientRects().length > 0 && el.textContent.trim())
-      .filter((el) => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight)
-      .map((el) => ({text: el.textContent.trim(), scrollWidth: el.scrollWidth, clientWidth: el.clientWidth,
-                     scrollHeight: el.scrollHeight, clientHeight: el.clientHeight})),
-    labels: (scope) => Array.from(document.querySelectorAll((scope || '#root') + ' label'))
-      .filter((el) => el.getClientRects().length > 0).map((el) => el.textContent.trim()).filter(Boolean),
-  };
-})();
-true
-"""
+FINDERS = (Path(__file__).parent / "page" / "finders.js").read_text()
 
 
 def open_harness(page: Page, stand_in: StandIn) -> None:
@@ -130,7 +83,8 @@ def changes(page: Page, view: str) -> list[dict[str, Any]]:
 
 def frames(page: Page, scope: str) -> list[dict[str, Any]]:
     """The frames drawn in ``scope``: refId, name and fields (name, type, length, labels)."""
-    script = f"""Array.from(document.querySelectorAll({js(scope + " .harness-frame")})).map((f) => ({{
+    tables = js(scope + " .harness-frame")
+    script = f"""Array.from(document.querySelectorAll({tables})).map((f) => ({{
         refId: f.dataset.refid, name: f.dataset.name,
         fields: Array.from(f.querySelectorAll('.harness-field')).map((r) => ({{
             name: r.dataset.name, type: r.dataset.type, length: Number(r.dataset.length),

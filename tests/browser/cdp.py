@@ -9,6 +9,7 @@ is ``Input.insertText`` and key events, so React sees the browser's own events.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import json
@@ -51,7 +52,9 @@ class Browser:
         self._from_browser, from_browser_write = os.pipe()
 
         def child_fds() -> None:  # runs in the child before exec: the pipes become fds 3 and 4
-            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_read, from_browser_write)]
+            high = [
+                fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_read, from_browser_write)
+            ]
             os.dup2(high[0], 3)
             os.dup2(high[1], 4)
 
@@ -162,10 +165,8 @@ class Browser:
 
     def close(self) -> None:
         """Ask Chromium to exit; kill it if it does not within 10 s."""
-        try:
+        with contextlib.suppress(CDPError):
             self.command("Browser.close", timeout=10)
-        except CDPError:
-            pass
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -195,7 +196,9 @@ class Page:
         params = message.get("params", {})
         if method == "Runtime.consoleAPICalled":
             text = " ".join(_remote_text(arg) for arg in params.get("args", []))
-            self.console.append({"level": params.get("type", ""), "text": text, "source": "console"})
+            self.console.append(
+                {"level": params.get("type", ""), "text": text, "source": "console"}
+            )
         elif method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
             exception = details.get("exception", {})

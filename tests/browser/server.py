@@ -118,7 +118,12 @@ class DataSource:
         return {
             "org_id": 1,
             "plugin_id": self.plugin.id,
-            "user": {"login": "admin", "name": "admin", "email": "admin@localhost", "role": "Admin"},
+            "user": {
+                "login": "admin",
+                "name": "admin",
+                "email": "admin@localhost",
+                "role": "Admin",
+            },
             "datasource": {
                 "id": self.id,
                 "name": self.name,
@@ -175,7 +180,11 @@ class StandIn:
         with self._lock:
             ds_id = next(self._ids)
             datasource = DataSource(
-                ds_id, f"ds-{ds_id}", self.plugins[plugin_id], dict(json_data or {}), dict(secure or {})
+                ds_id,
+                f"ds-{ds_id}",
+                self.plugins[plugin_id],
+                dict(json_data or {}),
+                dict(secure or {}),
             )
             self.datasources[ds_id] = datasource
         return datasource
@@ -194,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_state: StandIn
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr log; requests are recorded in ``StandIn.log``."""
 
     def _send(
@@ -230,19 +239,19 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.server_state.datasources.get(int(ds_id))
 
-    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+    def do_GET(self) -> None:
         self._route()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._route()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._route()
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._route()
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._route()
 
     def _route(self) -> None:
@@ -297,9 +306,11 @@ class _Handler(BaseHTTPRequestHandler):
         meta = plugin.meta()
         # The PluginSetting DTO: no alerting, metrics or backend flags (spec 8.6).
         keys = ("name", "id", "info", "module", "baseUrl", "includes", "state", "signature")
-        self._json(200, {"type": "datasource", "enabled": False, "pinned": False, "jsonData": {}} | {
-            key: meta[key] for key in keys if key in meta
-        })
+        self._json(
+            200,
+            {"type": "datasource", "enabled": False, "pinned": False, "jsonData": {}}
+            | {key: meta[key] for key in keys if key in meta},
+        )
 
     def _update(self, datasource: DataSource) -> None:
         try:
@@ -311,7 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(422, {"message": "name and type are required"})
             return
         if body.get("version") not in (None, datasource.version):
-            self._json(409, {"message": "Datasource has already been updated by someone else. Please reload and try again"})
+            self._json(
+                409,
+                {"message": "Datasource has already been updated by someone else. Please reload"},
+            )
             return
         json_data = body.get("jsonData")
         datasource.json_data = json_data if isinstance(json_data, dict) else {}
@@ -321,8 +335,15 @@ class _Handler(BaseHTTPRequestHandler):
         datasource.name = str(body["name"])
         datasource.version += 1
         datasource.updated_ms = int(time.time()) * 1000
-        self._json(200, {"message": "Datasource updated", "id": datasource.id, "name": datasource.name,
-                         "datasource": datasource.dto()})
+        self._json(
+            200,
+            {
+                "message": "Datasource updated",
+                "id": datasource.id,
+                "name": datasource.name,
+                "datasource": datasource.dto(),
+            },
+        )
 
     def _query(self) -> None:
         try:
@@ -396,7 +417,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(500, {"message": "Plugin health check failed"})
             return
-        payload: dict[str, Any] = {"status": reply.get("status"), "message": reply.get("message", "")}
+        payload: dict[str, Any] = {
+            "status": reply.get("status"),
+            "message": reply.get("message", ""),
+        }
         if reply.get("details_json"):
             payload["details"] = json.loads(reply["details_json"])
         self._json(200 if payload["status"] == "OK" else 503, payload)

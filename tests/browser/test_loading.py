@@ -16,11 +16,14 @@ from tests.browser.cdp import Page
 from tests.browser.conftest import QUICKSTART_ID, SQL_ID
 from tests.browser.server import Plugin, StandIn
 
+pytestmark = [pytest.mark.go, pytest.mark.browser]
+
 EXAMPLES = [QUICKSTART_ID, SQL_ID]
 
 # A datasource written the way the generator used to (no explicit constructor): the harness
 # must reproduce Plutono's failure for it, or it could not catch the bug of issue 16.
-NO_CONSTRUCTOR_MODULE = """define(['@credativ/plutono-data', '@credativ/plutono-runtime'], function (data, runtime) {
+NO_CONSTRUCTOR_MODULE = """define(['@credativ/plutono-data', '@credativ/plutono-runtime'],
+function (data, runtime) {
   class DataSource extends runtime.DataSourceWithBackend {}
   return { plugin: new data.DataSourcePlugin(DataSource) };
 });
@@ -55,7 +58,9 @@ def test_datasource_is_constructed_with_its_instance_settings(
     assert page.evaluate("harness.toasts") == []
     # SystemJS fetched the module under public/plugins/<id>/ with the loader's cache buster.
     fetched = [path for method, path, _ in stand_in.log if path.startswith("/public/plugins/")]
-    assert any(path.startswith(f"/public/plugins/{plugin_id}/module.js?_cache=") for path in fetched)
+    assert any(
+        path.startswith(f"/public/plugins/{plugin_id}/module.js?_cache=") for path in fetched
+    )
     assert_no_console_errors(page)
 
 

@@ -31,6 +31,8 @@ from tests.browser.cdp import CDPError, Page
 from tests.browser.conftest import NOW, QUICKSTART_ID, SQL_ID
 from tests.browser.server import DataSource, StandIn
 
+pytestmark = [pytest.mark.go, pytest.mark.browser]
+
 HOUR_MS = 3_600_000
 QUICK_RANGE = {"from": NOW * 1000 - HOUR_MS, "to": NOW * 1000}
 SQL_RANGE = {"from": NOW * 1000 - 24 * HOUR_MS, "to": NOW * 1000}
@@ -55,14 +57,17 @@ def run(page: Page, button: str, scope: str) -> list[dict[str, Any]]:
         seq = page.wait_for(f"harness.runs.length > {before} && harness.runs.length", timeout=5)
     except CDPError:
         # Explore runs only queries with a truthy field besides refId/key/context (spec 8.4).
-        pytest.fail(f"{button!r} sent no query; the queries were {page.evaluate('harness.queries')}")
+        pytest.fail(
+            f"{button!r} sent no query; the queries were {page.evaluate('harness.queries')}"
+        )
     page.wait_for(f"!!document.querySelector('{scope} .harness-frames[data-seq=\"{seq}\"]')")
     return frames(page, scope)
 
 
 def error_line(page: Page, scope: str) -> str:
     text: str = page.evaluate(
-        f"Array.from(document.querySelectorAll('{scope} .harness-error')).map((e) => e.textContent).join()"
+        f"Array.from(document.querySelectorAll('{scope} .harness-error'))"
+        ".map((e) => e.textContent).join()"
     )
     return text
 

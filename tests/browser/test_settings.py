@@ -24,6 +24,8 @@ from tests.browser.cdp import Page
 from tests.browser.conftest import QUICKSTART_ID, SQL_ID
 from tests.browser.server import DataSource, StandIn
 
+pytestmark = [pytest.mark.go, pytest.mark.browser]
+
 SAVE = '[aria-label="Data source settings page Save and Test button"]'
 ALERT = '[aria-label="Data source settings page Alert"]'
 
