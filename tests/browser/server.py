@@ -74,6 +74,7 @@ class DataSource:
     secure: dict[str, str]
     version: int = 1
     updated_ms: int = field(default_factory=lambda: int(time.time()) * 1000)
+    pinned_updated_ms: int | None = None  # every save "within the same second"
 
     def dto(self) -> dict[str, Any]:
         """``GET /api/datasources/:id`` (spec 8.4 ConfigEditor ``options``)."""
@@ -334,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
             datasource.secure.update({str(k): str(v) for k, v in secure.items()})
         datasource.name = str(body["name"])
         datasource.version += 1
-        datasource.updated_ms = int(time.time()) * 1000
+        datasource.updated_ms = datasource.pinned_updated_ms or int(time.time()) * 1000
         self._json(
             200,
             {

@@ -38,7 +38,10 @@ def open_settings(page: Page, stand_in: StandIn, ds: DataSource) -> None:
 
 def save_and_test(page: Page) -> dict[str, str]:
     """Click Save & Test; the final alert's severity and text (never the "Testing..." one)."""
+    health = "harness.requests.filter((r) => r.url.endsWith('/health')).length"
+    before = page.evaluate(health)
     page.click(SAVE)
+    page.wait_for(f"{health} > {before}")
     script = f"""(() => {{
         const alert = document.querySelector({ALERT!r});
         if (!alert || alert.textContent.includes('Testing...')) return null;
@@ -151,4 +154,24 @@ def test_sql_save_and_test_error_for_a_file_that_is_no_database(
     assert result["status"] == "error"
     assert result["text"].startswith("cannot read the database: ")
     assert ds.json_data["path"] == str(not_a_database)
+    assert_no_console_errors(page)
+
+
+def test_quickstart_settings_saved_twice_within_one_second_both_take_effect(
+    page: Page, stand_in: StandIn
+) -> None:
+    # Plutono stores "updated" to the second; the stand-in pins it, so both saves carry the
+    # same lastUpdatedMS (issue 16: the instance cache must see the jsonData change).
+    ds = add(stand_in, QUICKSTART_ID)
+    ds.pinned_updated_ms = ds.updated_ms
+    open_settings(page, stand_in, ds)
+
+    toggle(page, "^Fail$")
+    first = save_and_test(page)
+    toggle(page, "^Fail$")
+    second = save_and_test(page)
+
+    assert first["status"] == "error"
+    assert ds.json_data == {"fail": False}  # the page saved the change...
+    assert second == {"status": "success", "text": "quickstart datasource is working"}
     assert_no_console_errors(page)
