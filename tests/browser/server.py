@@ -1,6 +1,6 @@
 """A small real HTTP server standing in for Plutono's: the page, the plugin files, the API.
 
-It serves the harness page (``page/``), the bundle of shared libraries (``build/shared.js``)
+It serves the harness page (``page/``: index.html, services.js, editors.js, plutono.css), the bundle of shared libraries (``build/shared.js``)
 and every plugin directory under ``/public/plugins/<id>/`` (spec 8.1), keeps datasources in
 memory, and answers the routes the frontend calls by calling the plugin under the Go host
 (``tests/interop/host``: go-plugin v1.4.0 and the SDK v0.88.0 client types), mapping replies to
@@ -262,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         if method in ("GET", "HEAD") and parts in ([], ["index.html"]):
             self._file(PAGE / "index.html")
-        elif method in ("GET", "HEAD") and parts in (["plutono.js"], ["plutono.css"]):
+        elif method in ("GET", "HEAD") and parts in (["services.js"], ["editors.js"], ["plutono.css"]):
             self._file(PAGE / parts[0])
         elif method in ("GET", "HEAD") and parts == ["shared.js"]:
             self._file(BUNDLE)

@@ -1,6 +1,6 @@
 // Entry of the browser bundle: the libraries Plutono 7.5.49 exposes to plugins (spec 8.1,
 // plugin_loader.ts `exposeToPlugin`), at the versions Plutono pins. The @grafana 7.5.17
-// packages stand in for Plutono's @credativ/plutono-* forks. page/plutono.js registers them in
+// packages stand in for Plutono's @credativ/plutono-* forks. page/services.js registers them in
 // the SystemJS instance that @grafana/runtime carries, under Plutono's names.
 'use strict';
 
