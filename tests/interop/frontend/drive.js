@@ -4,7 +4,11 @@
 //
 // SCENARIO = {"module": "/path/module.js", "steps": [STEP, ...]}; every step yields one result:
 //   {"do": "config", "options": {...}}       render the config editor (a datasource's settings)
-//   {"do": "query", "query": {...}}          render the query editor
+//   {"do": "query", "query": {...}, "resources": {path: reply}, "annotation": false}
+//        render the query editor (the annotation editor's when `annotation`); getResource(path)
+//        answers `reply`
+//   {"do": "wait", "ms": 20}                  let promises settle (resources loaded)
+//   {"do": "annotation", "target": {...}}     the instance's annotations.prepareQuery({target})
 //   {"do": "app", "meta": {...}}             render an app's configuration page
 //   {"do": "input", "label": L, "text": T}   type T into the input labelled L, then leave it
 //   {"do": "toggle", "label": L}             click the switch labelled L
@@ -15,6 +19,7 @@
 //        run the datasource's query(); the /api/ds/query request is captured, not sent
 //   {"do": "health", "reply": {...}}         "Save & Test" with the host answering `reply`
 //   {"do": "instantiate", "jsonData": {...}}  build the datasource as datasource_srv.ts does
+//   {"do": "contains", "target": {...}}       the Alert tab's targetContainsTemplate(target)
 // Editors are re-rendered with what they emit, as Plutono does (they are controlled).
 'use strict';
 
@@ -36,22 +41,24 @@ function render() {
 
 function snapshot() {
   const labels = Array.from(root.querySelectorAll('label')).map((label) => label.textContent.trim());
-  const inputs = Array.from(root.querySelectorAll('input')).map((input) => ({
+  const inputs = Array.from(root.querySelectorAll('input, textarea')).map((input) => ({
     label: input.getAttribute('aria-label') || besideLabel(input) || input.id,
-    type: input.type,
+    type: input.tagName === 'TEXTAREA' ? 'textarea' : input.type,
     value: input.type === 'checkbox' ? input.checked : input.value,
+    placeholder: input.getAttribute('placeholder') || '',
     disabled: input.disabled,
   }));
+  const errors = Array.from(root.querySelectorAll('[role="alert"]')).map((node) => node.textContent.trim());
   const selected = Array.from(root.querySelectorAll('[class*="singleValue"], [class*="SingleValue"]')).map(
     (node) => node.textContent
   );
   const buttons = Array.from(root.querySelectorAll('button')).map((button) => button.textContent.trim());
-  return { labels, inputs, selected, buttons, text: root.textContent };
+  return { labels, inputs, selected, buttons, errors, text: root.textContent };
 }
 
 // The input a user finds by its label: aria-label, <label for>, or the label beside it.
 function byLabel(label) {
-  const inputs = Array.from(root.querySelectorAll('input'));
+  const inputs = Array.from(root.querySelectorAll('input, textarea'));
   let found = inputs.filter((input) => input.getAttribute('aria-label') === label || (input.id && labelFor(input.id) === label));
   if (!found.length) {
     const beside = labelled(label).map((node) => node.closest('.gf-form'));
@@ -79,7 +86,8 @@ function labelFor(id) {
 }
 
 function setValue(input, text) {
-  const setter = Object.getOwnPropertyDescriptor(window.HTMLInputElement.prototype, 'value').set;
+  const prototype = input.tagName === 'TEXTAREA' ? window.HTMLTextAreaElement : window.HTMLInputElement;
+  const setter = Object.getOwnPropertyDescriptor(prototype.prototype, 'value').set;
   setter.call(input, text);
   input.dispatchEvent(new window.Event('input', { bubbles: true }));
 }
@@ -109,7 +117,7 @@ function plutonoProps(kind) {
   };
 }
 
-function backendSrv(reply) {
+function backendSrv(reply, resources) {
   const record = (options) => {
     requests.push({ url: options.url, method: options.method, data: options.data });
   };
@@ -127,9 +135,13 @@ function backendSrv(reply) {
       record({ url, method: 'POST', data });
       return Promise.resolve({});
     },
-    get(url) {
-      record({ url, method: 'GET' });
-      return Promise.resolve({});
+    get(url, params) {
+      record({ url, method: 'GET', params });
+      const path = url.replace(/^\/?api\/datasources\/\d+\/resources\//, '');
+      if (Object.prototype.hasOwnProperty.call(resources || {}, path)) {
+        return Promise.resolve(resources[path]);
+      }
+      return Promise.reject({ status: 404, data: { message: `no resource ${path}` } });
     },
   };
 }
@@ -189,9 +201,27 @@ async function run(step, module) {
     case 'config':
       return editor('config', plugin.components.ConfigEditor, { options: step.options, onOptionsChange: plutonoProps('config') });
     case 'query': {
+      // Props as QueryEditorRow (panel) passes them, or the annotation editor (spec 8.3, 8.4).
+      grafanaRuntime.setBackendSrv(backendSrv({}, step.resources || {}));
       const onRunQuery = () => events.push({ onRunQuery: true });
-      const props = { query: step.query, onChange: plutonoProps('query'), onRunQuery, datasource: dataSource(module) };
+      const instance = dataSource(module);
+      if (step.annotation) {
+        if (!instance.annotations) {
+          throw new Error('the datasource has no annotations property: Plutono would look for annotations-query-ctrl');
+        }
+        const Editor = instance.annotations.QueryEditor || plugin.components.QueryEditor;
+        const props = { query: step.query, onChange: plutonoProps('query'), onRunQuery, key: 'dev' };
+        return editor('query', Editor, props);
+      }
+      const props = { query: step.query, onChange: plutonoProps('query'), onRunQuery, datasource: instance };
       return editor('query', plugin.components.QueryEditor, props);
+    }
+    case 'wait':
+      await new Promise((resolve) => setTimeout(resolve, step.ms || 20));
+      return snapshot();
+    case 'annotation': {
+      const instance = dataSource(module);
+      return { annotations: Boolean(instance.annotations), prepared: instance.annotations && instance.annotations.prepareQuery({ target: step.target }) };
     }
     case 'app': {
       grafanaRuntime.setBackendSrv(backendSrv({}));
@@ -221,9 +251,12 @@ async function run(step, module) {
       return snapshot();
     }
     case 'reset': {
-      const label = labelled(step.label)[0];
-      const row = label && label.closest('.gf-form');
-      const button = row && Array.from(row.querySelectorAll('button')).filter((b) => b.textContent.trim() === 'Reset')[0];
+      let row = byLabel(step.label);
+      const isReset = (b) => b.textContent.trim() === 'Reset';
+      while (row && row !== root && !Array.from(row.querySelectorAll('button')).some(isReset)) {
+        row = row.parentElement;
+      }
+      const button = row && row !== root && Array.from(row.querySelectorAll('button')).filter(isReset)[0];
       if (!button) {
         throw new Error(`no secret field ${step.label} with a Reset button in ${JSON.stringify(snapshot())}`);
       }
@@ -252,6 +285,10 @@ async function run(step, module) {
         dataSource(module).query(request).subscribe({ next: resolve, error: reject })
       );
       return { sent: requests[requests.length - 1], errors: response.error || null };
+    }
+    case 'contains': {
+      grafanaRuntime.setTemplateSrv(templateSrv({}));
+      return { contains: dataSource(module).targetContainsTemplate(step.target) };
     }
     case 'instantiate': {
       const instance = dataSource(module, step.jsonData);
