@@ -262,7 +262,11 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         if method in ("GET", "HEAD") and parts in ([], ["index.html"]):
             self._file(PAGE / "index.html")
-        elif method in ("GET", "HEAD") and parts in (["services.js"], ["editors.js"], ["plutono.css"]):
+        elif method in ("GET", "HEAD") and parts in (
+            ["services.js"],
+            ["editors.js"],
+            ["plutono.css"],
+        ):
             self._file(PAGE / parts[0])
         elif method in ("GET", "HEAD") and parts == ["shared.js"]:
             self._file(BUNDLE)

@@ -155,6 +155,27 @@ def test_quickstart_panel_on_change_objects_and_frames(page: Page, stand_in: Sta
     assert_no_console_errors(page)
 
 
+def test_sql_panel_on_change_objects_and_frames(
+    page: Page, stand_in: StandIn, sample_db: Path
+) -> None:
+    ds = add(stand_in, SQL_ID, path=str(sample_db))
+    open_view(page, stand_in, "Panel", ds, [{"refId": "A"}], SQL_RANGE)
+    formats = open_select(page, "^Format$")
+    close_menu(page)
+
+    sql = "SELECT time, host, mem FROM metrics WHERE $__timeFilter(time) AND host = 'db-1'"
+    type_into(page, "sql", sql)
+    choose(page, "^Format$", find_option(formats, "table"))
+    [frame] = run(page, "Refresh dashboard", ".harness-panel")
+
+    last = changes(page, "panel")[-1]
+    assert (last["refId"], last["rawSql"], last["format"]) == ("A", sql, "table")
+    assert [f["name"] for f in frame["fields"]] == ["time", "host", "mem"]
+    assert frame["fields"][0]["length"] == 24 * 60 + 1  # one row a minute, both ends included
+    assert_labels_fit(page, ".harness-query-row")
+    assert_no_console_errors(page)
+
+
 def test_sql_explore_runs_every_format(page: Page, stand_in: StandIn, sample_db: Path) -> None:
     ds = add(stand_in, SQL_ID, path=str(sample_db))
     open_view(page, stand_in, "Explore", ds, [{"refId": "A"}], SQL_RANGE)
