@@ -1,10 +1,11 @@
 """A small real HTTP server standing in for Plutono's: the page, the plugin files, the API.
 
-It serves the harness page (``page/``: index.html, services.js, editors.js, plutono.css), the bundle of shared libraries (``build/shared.js``)
-and every plugin directory under ``/public/plugins/<id>/`` (spec 8.1), keeps datasources in
-memory, and answers the routes the frontend calls by calling the plugin under the Go host
-(``tests/interop/host``: go-plugin v1.4.0 and the SDK v0.88.0 client types), mapping replies to
-HTTP as Plutono 7.5.49 does (spec 2.4.1, 2.4.4, 2.4.5, 8.5, 8.6):
+It serves the harness page (``page/``: index.html, services.js, editors.js, plutono.css), the
+bundle of shared libraries (``build/shared.js``) and every plugin directory under
+``/public/plugins/<id>/`` (spec 8.1), keeps datasources in memory, and answers the routes the
+frontend calls by calling the plugin under the Go host (``tests/interop/host``: go-plugin
+v1.4.0 and the SDK v0.88.0 client types), mapping replies to HTTP as Plutono 7.5.49 does
+(spec 2.4.1, 2.4.4, 2.4.5, 8.5, 8.6):
 
 * ``POST /api/ds/query`` → ``QueryData``;
 * ``GET /api/datasources/:id/health`` → ``CheckHealth``;

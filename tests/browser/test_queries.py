@@ -19,7 +19,6 @@ from tests.browser.actions import (
     assert_no_console_errors,
     changes,
     choose,
-    control,
     find_option,
     frames,
     js,
