@@ -205,6 +205,7 @@
       super(props);
       this.state = { queries: props.targets, data: undefined };
       this.refresh = this.refresh.bind(this);
+      harness.panelQueries = props.targets; // what the dashboard would save (spec 8.8)
     }
 
     onChangeQuery(index, query) {
@@ -216,6 +217,7 @@
       }
       var queries = this.state.queries.slice();
       queries[index] = next;
+      harness.panelQueries = queries;
       this.setState({ queries: queries });
     }
 
