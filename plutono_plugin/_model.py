@@ -232,7 +232,7 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
     """
     if hasattr(model, "model_validate"):
         try:
-            return model.model_validate(dict(data))
+            decoded = model.model_validate(dict(data))
         except ValueError as error:
             problems = getattr(error, "errors", None)
             if callable(problems):
@@ -243,6 +243,12 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
                 )
                 raise ModelError(details) from None
             raise ModelError(str(error)) from None
+        # pydantic accepts 2**60 and, by default, inf and nan: the browser's limits apply too.
+        for name, info in model.model_fields.items():
+            origin = unwrap_optional(info.annotation)
+            if origin in (int, float):
+                _check_number(info.alias or name, origin, getattr(decoded, name, None))
+        return decoded
     values: dict[str, Any] = {}
     for name, keys, annotation, required, bounds in _dataclass_plan(model):
         for key in keys:

@@ -286,3 +286,22 @@ def test_numbers_are_checked_as_the_generated_editor_checks_them(raw: bytes, mes
 def test_numbers_within_bounds_decode() -> None:
     settings = DataSourceSettings(id=3, name="x", raw_json_data=b'{"points": 500, "ratio": 1e300}')
     assert decode_options(Bounded, settings) == Bounded(points=500, ratio=1e300)
+
+
+class PydanticNumbers(pydantic.BaseModel):
+    points: int = 1
+    ratio: float | None = None
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"points": 9007199254740993}', "field 'points': 9007199254740993 is not a safe integer"),
+        (b'{"ratio": NaN}', "field 'ratio': nan is not a finite number"),
+    ],
+)
+def test_pydantic_numbers_get_the_same_checks(raw: bytes, message: str) -> None:
+    settings = DataSourceSettings(id=3, name="upstream", raw_json_data=raw)
+    with pytest.raises(OptionsError) as raised:
+        decode_options(PydanticNumbers, settings)
+    assert message in raised.value.message

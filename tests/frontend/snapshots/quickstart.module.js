@@ -487,6 +487,7 @@ define(['react', '@credativ/plutono-data', '@credativ/plutono-ui', '@credativ/pl
       var self = this;
       var field = this.props.field;
       var datasource = this.props.datasource;
+      this.mounted = true;
       if (field.choicesFrom && datasource && typeof datasource.getResource === 'function') {
         Promise.resolve(datasource.getResource(field.choicesFrom))
           .then(function (answer) {
@@ -494,13 +495,24 @@ define(['react', '@credativ/plutono-data', '@credativ/plutono-ui', '@credativ/pl
             if (!Array.isArray(list)) {
               throw new Error('expected a JSON list of choices');
             }
-            self.setState({ choices: list.map(choiceOf), error: '' });
+            if (self.mounted) {
+              self.setState({ choices: list.map(choiceOf), error: '' });
+            }
           })
           .catch(function (error) {
+            if (error && typeof error === 'object') {
+              error.isHandled = true; // shown under the field: no toast as well (spec 8.5)
+            }
             var message = (error && (error.message || (error.data && error.data.message))) || String(error);
-            self.setState({ choices: [], error: 'Cannot list ' + field.label.toLowerCase() + ': ' + message });
+            if (self.mounted) {
+              self.setState({ choices: [], error: 'Cannot list ' + field.label.toLowerCase() + ': ' + message });
+            }
           });
       }
+    }
+
+    componentWillUnmount() {
+      this.mounted = false;
     }
 
     componentDidUpdate() {
