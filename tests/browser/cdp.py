@@ -234,7 +234,7 @@ class Page:
     def goto(self, url: str) -> None:
         """Navigate and wait until the document has loaded."""
         self.send("Page.navigate", {"url": url})
-        self.wait_for("document.readyState === 'complete'")
+        self.wait_for("document.readyState === 'complete'", timeout=45)
 
     def evaluate(self, expression: str, *, timeout: float = 30.0) -> Any:
         """The JSON value of ``expression`` (promises are awaited); a thrown error raises."""
