@@ -148,7 +148,7 @@ def test_sql_save_and_test_error_for_a_file_that_is_no_database(
     ds = add(stand_in, SQL_ID, path=str(sample_db))
     open_settings(page, stand_in, ds)
 
-    type_into(page, "path", str(not_a_database))
+    type_into(page, "^(database file|path)$", str(not_a_database))
     result = save_and_test(page)
 
     assert result["status"] == "error"
