@@ -223,3 +223,19 @@ def test_sql_annotations_editor_renders_and_finds_events(
     page.wait_for(f"{status} === '2 events (from 1 frames)'")
     assert changes(page, "annotations")[-1]["rawSql"] == EVENTS_SQL + " LIMIT 2"
     assert_no_console_errors(page)
+
+
+def test_hidden_panel_queries_are_not_sent(page: Page, stand_in: StandIn) -> None:
+    # Nothing but the datasource's filterQuery drops a hidden query (spec 8.5).
+    ds = add(stand_in, QUICKSTART_ID)
+    targets = [{"refId": "A"}, {"refId": "B", "hide": True}]
+    open_view(page, stand_in, "Panel", ds, targets, QUICK_RANGE)
+
+    drawn = run(page, "Refresh dashboard", ".harness-panel")
+
+    assert [frame["refId"] for frame in drawn] == ["A"]
+    [body] = page.evaluate(
+        "harness.requests.filter((r) => r.url === 'api/ds/query').map((r) => r.body)"
+    )
+    assert [query["refId"] for query in body["queries"]] == ["A"]
+    assert_no_console_errors(page)
