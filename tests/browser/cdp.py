@@ -272,6 +272,12 @@ class Page:
             return {{x: r.x, y: r.y, width: r.width, height: r.height}};
         }})()"""
         box: dict[str, float] = self.wait_for(script, timeout=timeout)
+        for _ in range(20):  # until the layout is still (an answer arriving may move it)
+            time.sleep(0.05)
+            again: dict[str, float] = self.wait_for(script, timeout=timeout)
+            if again == box:
+                break
+            box = again
         return box
 
     def click(self, selector: str) -> None:

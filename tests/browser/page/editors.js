@@ -266,7 +266,8 @@
         'div',
         { className: 'harness-panel-editor' },
         h(ui.Button, { 'aria-label': 'Refresh dashboard', onClick: this.refresh, type: 'button' }, 'Refresh'),
-        h('div', { className: 'harness-panel' }, panelData ? h(ErrorLine, { error: panelData.error }) : null, h(Frames, { data: panelData })),
+        // The panel pane has a fixed height, as in the panel editor: rows below never move.
+        h('div', { className: 'harness-panel', style: { height: 240, overflow: 'auto' } }, panelData ? h(ErrorLine, { error: panelData.error }) : null, h(Frames, { data: panelData })),
         rows
       );
     }
