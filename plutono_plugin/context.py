@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from ._headers import is_secret_header
 from .errors import ConfigurationError
@@ -27,6 +27,8 @@ from .settings import Settings
 __all__ = (
     "AppSettings",
     "DataSourceSettings",
+    "NO_INSTANCE",
+    "NoInstance",
     "PluginContext",
     "RequestContext",
     "Secrets",
@@ -152,12 +154,42 @@ class PluginContext:
     app: AppSettings | None = None
 
 
+class NoInstance:
+    """``context.instance`` of a plugin without an ``@plugin.instance`` factory.
+
+    Falsy, and any attribute read raises an ``AttributeError`` that says how to register a
+    factory, instead of the bare "'NoneType' object has no attribute" of a plain ``None``.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"context.instance.{name}: this plugin registers no instance factory, so "
+            "context.instance holds nothing. Register one that builds the per-datasource "
+            "object:\n\n    @plugin.instance\n    async def client(settings: DataSourceSettings)"
+            " -> Client:\n        return Client(settings.url)\n\n(docs/instances.md)"
+        )
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "<no instance: the plugin registers no @plugin.instance factory>"
+
+
+NO_INSTANCE: Final = NoInstance()
+"""What ``context.instance`` holds when the plugin registers no ``@plugin.instance`` factory."""
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     """Everything a handler may need beyond its own input.
 
     ``instance`` is what the plugin's ``@plugin.instance`` factory built for this datasource (or
-    app), or ``None`` when the plugin registers no factory or the call has no settings.
+    app); ``None`` when the call has no settings the factory takes, and :data:`NO_INSTANCE`
+    (falsy; reading an attribute explains how to register a factory) when the plugin
+    registers no factory.
     ``options`` is the datasource's typed settings when the plugin declares
     ``Plugin(options=...)`` (see :mod:`plutono_plugin.options`), else ``None``.
     """

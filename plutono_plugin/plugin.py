@@ -31,6 +31,11 @@ teardown after the last call."""
 
 MIB = 1024 * 1024
 
+_NO_PARENTHESES = (
+    "@plugin.{name} takes the function itself: write '@plugin.{name}' without parentheses "
+    "(or call plugin.{name}(function)); got {given!r}"
+)
+
 
 class Plugin:
     """A Plutono backend plugin: handlers for queries, resources, health and instances.
@@ -201,21 +206,29 @@ class Plugin:
 
     # -- health, instances, lifespan ----------------------------------------------------------
 
-    def check_health(self, handler: F) -> F:
-        """Decorator: the health check behind "Save & Test" (default: always OK)."""
+    def check_health(self, handler: F | None = None) -> F:
+        """Decorator: the health check behind "Save & Test" (default: always OK).
+
+        Written without parentheses (``@plugin.check_health``); the handler may take the
+        :class:`~plutono_plugin.context.RequestContext`, the plugin's options and ``instance``.
+        """
+        if handler is None or not callable(handler):
+            raise TypeError(_NO_PARENTHESES.format(name="check_health", given=handler))
         check = HealthCheck(handler, options_type=self.options_type)
         if self.health_check is not None:
             raise ValueError("a health check handler is already registered")
         self.health_check = check
         return handler
 
-    def instance(self, factory: F) -> F:
+    def instance(self, factory: F | None = None) -> F:
         """Decorator: an async factory (or async generator) building per-datasource state.
 
         Handlers find the result as ``context.instance``; see :mod:`plutono_plugin.instances`.
         The factory takes the settings, the typed options (a parameter annotated with the
         ``Plugin(options=...)`` type), or both.
         """
+        if factory is None or not callable(factory):
+            raise TypeError(_NO_PARENTHESES.format(name="instance", given=factory))
         if self.instances is not None:
             raise ValueError("an instance factory is already registered")
         self.instances = InstanceManager(

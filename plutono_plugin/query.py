@@ -35,7 +35,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import anyio
 
-from . import _metrics
+from . import _advice, _metrics
 from ._binding import Binding, bind_handler
 from ._calls import WorkerThreads, invoke, is_cancellation, log_fields
 from ._model import ModelError, decode_model
@@ -197,17 +197,11 @@ def _as_response(result: object, ref_id: str) -> QueryResponse:
     elif isinstance(result, Sequence) and not isinstance(result, str | bytes):
         response = QueryResponse(frames=list(result))
     else:
-        raise QueryError(
-            f"handler returned {type(result).__name__}; expected a Frame, a list of frames, "
-            "a QueryResponse or None",
-            ref_id=ref_id,
-        )
+        raise QueryError(_advice.returned_message(result), ref_id=ref_id)
     frames: list[Frame] = []
     for frame in response.frames:
         if not isinstance(frame, Frame):
-            raise QueryError(
-                f"handler returned a {type(frame).__name__} among its frames", ref_id=ref_id
-            )
+            raise QueryError(_advice.returned_message(frame, among_frames=True), ref_id=ref_id)
         if not frame.ref_id:
             # The host fills empty refIds with the response key too (contract 4.2); do it here
             # so the encoded frame is complete. Copy: a handler may return a shared frame.
@@ -338,7 +332,7 @@ class QueryRouter:
                 route = self.route_for(query.query_type)
                 if route is None:
                     results[query.ref_id] = QueryResponse.failure(
-                        f"no handler for query type '{query.query_type}'"
+                        _advice.unknown_type_message(query.query_type, self._routes)
                     )
                     _metrics.QUERIES.labels(UNREGISTERED_LABEL, "error").inc()
                 elif route.batch:
@@ -370,7 +364,9 @@ class QueryRouter:
         try:
             async with self._slot():
                 model = None
+                unknown: list[str] = []
                 if route.binding.model is not None:
+                    unknown = _advice.checked_keys(route.binding.model, query.json, query.ref_id)
                     try:
                         model = decode_model(route.binding.model, query.json)
                     except ModelError as error:
@@ -381,7 +377,14 @@ class QueryRouter:
                 else:
                     with anyio.fail_after(route.timeout):
                         result = await self._call(route, arguments, query.ref_id)
-            return _as_response(result, query.ref_id)
+            response = _as_response(result, query.ref_id)
+            if unknown and not response.error:
+                text = _advice.unknown_keys_message(route.binding.model, unknown)
+                _log.warning("query %s: %s", query.ref_id, text, extra={"refId": query.ref_id})
+                response = QueryResponse(
+                    frames=_advice.with_warning(response.frames, query.ref_id, text)
+                )
+            return response
         except TimeoutError as error:
             if route.timeout:
                 return QueryResponse.failure(f"query timed out after {route.timeout:g} s")

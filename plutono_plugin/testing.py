@@ -89,6 +89,7 @@ class PluginTestClient(PluginClient):
         async with PluginTestClient(plugin, json_data={"url": "http://x"},
                                     secure_json_data={"apiKey": "k"}) as client:
             assert (await client.check_health()).ok
+
     """
 
     def __init__(
@@ -132,8 +133,8 @@ class PluginTestClient(PluginClient):
 
         ``replacement`` is another instance factory (an ``async def`` function or async
         generator, taking what a factory may take), or any other object, which handlers then
-        receive as ``instance`` as it is (and which is never closed for them). Call it before ``async with``; the plugin itself is
-        not changed (other clients still use the real factory).
+        receive as ``instance`` as it is (and which is never closed for them). Call it before
+        ``async with``; the plugin itself is not changed (other clients use the real factory).
 
         Example::
 
@@ -153,7 +154,7 @@ class PluginTestClient(PluginClient):
                 "function decorated with @plugin.instance"
             )
         if inspect.iscoroutinefunction(replacement) or inspect.isasyncgenfunction(replacement):
-            self._overrides[factory] = replacement  # type: ignore[assignment]
+            self._overrides[factory] = replacement
         else:
 
             async def constant(settings: object) -> AsyncIterator[object]:
@@ -219,9 +220,7 @@ def _context(
 
 
 @contextlib.contextmanager
-def _fresh_state(
-    plugin: Plugin, overrides: Mapping[Callable[..., Any], Callable[..., Any]]
-) -> Any:
+def _fresh_state(plugin: Plugin, overrides: Mapping[Callable[..., Any], Callable[..., Any]]) -> Any:
     """Serve ``plugin`` with a new options decoder and instance manager, then put back its own.
 
     Both cache per datasource id and ``lastUpdatedMS``, which tests rarely vary: a shared

@@ -98,7 +98,7 @@ def test_override_of_something_else_names_the_factory_to_pass() -> None:
     async def other(settings: DataSourceSettings) -> None:
         return None
 
-    with pytest.raises(ValueError, match="upstream.*@plugin.instance"):
+    with pytest.raises(ValueError, match=r"upstream.*@plugin.instance"):
         PluginTestClient(plugin).override(other, object())
 
 
