@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all venv proto lint typecheck interop shipping test example demo package bench docs snapshots clean
+.PHONY: all venv proto lint typecheck interop shipping test example demo package dist bench docs snapshots clean
 
 # The build machine's platform, as Plutono names executables (linux_amd64, darwin_arm64).
 HOST_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
@@ -87,6 +87,13 @@ package: $(STAMP)
 	$(BIN)/plutono-plugin build examples/quickstart --out build/plugins/quickstart-all
 	$(BIN)/plutono-plugin package build/plugins/quickstart-all --out build/dist
 
+# The framework itself as an sdist and a wheel (dist/), to `pip install` into a plugin's own
+# project until it is on a package index (README "Writing your own plugin").
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist . >/dev/null
+	@ls dist
+
 bench: $(STAMP) interop
 	$(BIN)/python -m tests.bench
 
@@ -99,4 +106,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache tests/interop/bin
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache tests/interop/bin
