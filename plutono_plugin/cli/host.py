@@ -26,7 +26,7 @@ from ..host import CallError, HealthReply, LogRecord, PluginHost, QueryReply, Re
 if TYPE_CHECKING:
     from ..frame import Frame
 
-__all__ = ("format_frame", "run")
+__all__ = ("build_parser", "format_frame", "run")
 
 _STANDARD_METRICS = (
     "process_resident_memory_bytes",
@@ -260,7 +260,8 @@ async def _run_command(host: PluginHost, args: argparse.Namespace) -> int:
     return 0 if 0 < response.status < 400 else 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``plutono-plugin host``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--timeout", type=float, default=60.0, help="start timeout in seconds")
     common.add_argument(
@@ -308,7 +309,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """Parse ``argv`` (what follows ``plutono-plugin host``) and run the command."""
-    args = _parser().parse_args(list(argv))
+    args = build_parser().parse_args(list(argv))
     try:
         if getattr(args, "body", None) and args.body.startswith("@"):
             args.body = Path(args.body[1:]).read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .serve import load_plugin, serve
 
-__all__ = ("load_plugin", "main", "serve")
+__all__ = ("build_parser", "load_plugin", "main", "serve")
 
 
 def _build(options: argparse.Namespace) -> int:
@@ -76,13 +76,8 @@ def _new(options: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``plutono-plugin`` console script."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["host"]:
-        from .host import run as run_host
-
-        return run_host(arguments[1:])
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command but ``host`` (:func:`plutono_plugin.cli.host.run`)."""
     parser = argparse.ArgumentParser(prog="plutono-plugin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new", help="write a new plugin project (tests included)")
@@ -137,7 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor.add_argument("--json-data", metavar="JSON", help="the datasource's jsonData")
     doctor.add_argument("--secure-json-data", metavar="JSON", help="decrypted secureJsonData")
     commands.add_parser("host", help="dev host: plutono-plugin host PLUGIN_DIR COMMAND ...")
-    options = parser.parse_args(arguments)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``plutono-plugin`` console script."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["host"]:
+        from .host import run as run_host
+
+        return run_host(arguments[1:])
+    options = build_parser().parse_args(arguments)
     if options.command == "run":
         return serve(options.entry, search_cwd=True)
     if options.command == "new":
