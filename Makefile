@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all venv proto lint typecheck interop shipping test example demo package dist bench docs snapshots clean
+.PHONY: all venv proto lint typecheck interop shipping test example demo package dist bench docs snapshots reference clean
 
 # The build machine's platform, as Plutono names executables (linux_amd64, darwin_arm64).
 HOST_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
@@ -101,6 +101,10 @@ bench: $(STAMP) interop
 # generator or to the quickstart's declarations; tests/frontend/test_snapshot.py checks drift.
 snapshots: $(STAMP)
 	$(BIN)/python -m tests.frontend.snapshot
+
+# Rewrite docs/reference.md from the docstrings; tests/test_reference.py checks it is current.
+reference: $(STAMP)
+	$(BIN)/python -m tests.reference
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site

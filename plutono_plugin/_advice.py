@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import logging
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -18,12 +19,15 @@ from .errors import QueryError
 from .frame import Frame
 from .frame.meta import FrameMeta, Notice
 
+_log = logging.getLogger("plutono_plugin.query")
+
 __all__ = (
     "checked_keys",
     "returned_message",
     "suggestion",
     "unknown_keys_message",
     "unknown_type_message",
+    "warn_unknown",
     "with_warning",
 )
 
@@ -71,6 +75,15 @@ def checked_keys(model: type[Any], data: Mapping[str, Any], ref_id: str) -> list
     if unknown and is_strict(model):
         raise QueryError(unknown_keys_message(model, unknown, strict=True), ref_id=ref_id)
     return unknown
+
+
+def warn_unknown(
+    model: type[Any] | None, unknown: Sequence[str], frames: Sequence[Frame], query: Any
+) -> list[Frame]:
+    """Log the unknown keys of ``query`` and put the warning on its ``frames``."""
+    text = unknown_keys_message(model, unknown)
+    _log.warning("query %s: %s", query.ref_id, text, extra={"refId": query.ref_id})
+    return with_warning(frames, query.ref_id, text)
 
 
 def with_warning(frames: Sequence[Frame], ref_id: str, text: str) -> list[Frame]:

@@ -164,7 +164,10 @@ class Plugin:
         batch: bool = False,
         timeout: float | None = None,
     ) -> QueryRoute:
-        """Register ``handler`` for ``query_type`` (``None``: every type without a route)."""
+        """Register ``handler`` for ``query_type`` (``None``: every type without a route).
+
+        ``batch`` and ``timeout`` as for :meth:`query`; returns the route.
+        """
         return self.queries.add_route(query_type, handler, batch=batch, timeout=timeout)
 
     def query(
@@ -188,14 +191,15 @@ class Plugin:
     def add_resource_route(
         self, path: str, handler: ResourceHandler, *, methods: Collection[str] = ("GET",)
     ) -> ResourceRoute:
-        """Register ``handler`` for ``CallResource`` requests to ``path``."""
+        """Register ``handler`` for ``CallResource`` requests to ``path`` with ``methods``."""
         return self.resources.add_route(path, handler, methods=methods)
 
     def resource(self, path: str, *, methods: Collection[str] = ("GET",)) -> Callable[[F], F]:
         """Decorator: handle ``/api/datasources/<id>/resources/<path>`` (and app routes).
 
         ``path`` may hold typed parameters (``items/{item_id}`` with ``item_id: int`` in the
-        handler's signature); the handler may also take the request, the
+        handler's signature); ``methods`` are the HTTP methods it answers (``GET`` also answers
+        ``HEAD``). The handler may also take the request, the
         :class:`~plutono_plugin.context.RequestContext` and ``instance``, as query handlers do.
         """
         return self.resources.route(path, methods=methods)

@@ -63,14 +63,14 @@ string: labels of its choosing would grow the metrics payload without bound)."""
 
 @dataclass(frozen=True, slots=True)
 class TimeRange:
-    """The dashboard's time range; aware UTC datetimes with millisecond precision."""
+    """The dashboard's time range: ``start`` and ``end``, aware UTC datetimes (milliseconds)."""
 
     start: datetime
     end: datetime
 
     @classmethod
     def from_epoch_ms(cls, from_ms: int, to_ms: int) -> TimeRange:
-        """Build from epoch milliseconds, as the host sends them."""
+        """Build from epoch milliseconds ``from_ms`` and ``to_ms``, as the host sends them."""
         return cls(EPOCH + timedelta(milliseconds=from_ms), EPOCH + timedelta(milliseconds=to_ms))
 
     @property
@@ -98,9 +98,12 @@ def _epoch_ms(moment: datetime) -> int:
 class Query:
     """One query of a ``QueryData`` request (contract 3.1 ``DataQuery``).
 
-    ``json`` is the whole target object the frontend sent (``refId``, ``datasource``,
-    ``queryType`` and the editor's own keys). Alerting sends ``max_data_points`` and ``interval``
-    as zero (contract 2.4.2).
+    ``ref_id`` names the query (``A``, ``B``; always ``A`` from alerting), ``query_type`` is the
+    target's ``queryType`` (``""`` when none), ``time_range`` the dashboard's range,
+    ``interval`` the panel's suggested step, ``max_data_points`` its width in points.
+    ``raw_json`` holds, and ``json`` parses, the whole target object the frontend sent
+    (``refId``, ``datasource``, ``queryType`` and the editor's own keys). Alerting sends
+    ``max_data_points`` and ``interval`` as zero (contract 2.4.2).
     """
 
     ref_id: str
@@ -142,7 +145,7 @@ class QueryResponse:
 
     @classmethod
     def failure(cls, message: str) -> QueryResponse:
-        """A response with only an error."""
+        """A response with only an error, ``message``."""
         return cls(error=message)
 
 
@@ -379,11 +382,8 @@ class QueryRouter:
                         result = await self._call(route, arguments, query.ref_id)
             response = _as_response(result, query.ref_id)
             if unknown and not response.error:
-                text = _advice.unknown_keys_message(route.binding.model, unknown)
-                _log.warning("query %s: %s", query.ref_id, text, extra={"refId": query.ref_id})
-                response = QueryResponse(
-                    frames=_advice.with_warning(response.frames, query.ref_id, text)
-                )
+                frames = _advice.warn_unknown(route.binding.model, unknown, response.frames, query)
+                response = QueryResponse(frames=frames)
             return response
         except TimeoutError as error:
             if route.timeout:
