@@ -20,7 +20,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Final
 
-from ._headers import is_secret_header
+from ._headers import SecretValue, is_secret_header, redact_secret_values
 from .errors import ConfigurationError
 from .settings import Settings
 
@@ -220,7 +220,9 @@ class RequestContext:
     (falsy; reading an attribute explains how to register a factory) when the plugin
     registers no factory.
     ``options`` is the datasource's typed settings when the plugin declares
-    ``Plugin(options=...)`` (see :mod:`plutono_plugin.options`), else ``None``.
+    ``Plugin(options=...)`` (see :mod:`plutono_plugin.options`), else ``None``. Credential
+    header values (the user's ``Authorization``, ``X-Id-Token``, cookies) are
+    :class:`~plutono_plugin._headers.SecretValue`: usable as text, hidden when logged.
     """
 
     plugin: PluginContext = field(default_factory=PluginContext)
@@ -233,6 +235,17 @@ class RequestContext:
     """What the ``@plugin.instance`` factory built (see the class docstring)."""
     options: Any = None
     """The datasource's typed settings, with ``Plugin(options=...)``."""
+
+    def __post_init__(self) -> None:
+        # Headers may carry the user's OAuth token (oauthPassThru, contract 2.4.1): its value
+        # stays usable but hides from %s, %r, dict() and the log formatter.
+        headers = self.headers
+        if any(
+            is_secret_header(name) and type(value) is not SecretValue
+            for name, value in headers.items()
+        ):
+            redacted = dict(redact_secret_values(headers.items()))
+            object.__setattr__(self, "headers", MappingProxyType(redacted))
 
     def __repr__(self) -> str:
         # Headers may carry the user's OAuth token (oauthPassThru, contract 2.4.1).

@@ -176,7 +176,7 @@ class GoldenFiles:
         return self.directory / f"{stem.strip('_')}.txt"
 
     def check(self, responses: Mapping[str, QueryReply | RawQueryReply], suffix: str = "") -> None:
-        """:func:`check_golden` of ``responses`` against :meth:`path` (``suffix``: one of several)."""
+        """:func:`check_golden` of ``responses`` against :meth:`path` (``suffix``: one of many)."""
         check_golden(self.path(suffix), responses, update=self.update)
 
     async def check_query(

@@ -8,7 +8,11 @@ log. Its parser is unforgiving, so this formatter guarantees, whatever a caller 
 * ``@timestamp`` has exactly 6 fractional digits and ``Z`` (other layouts: the line is logged raw);
 * ``@level`` is one of ``trace|debug|info|warn|error`` (anything else: logged raw at debug);
 * every other value is JSON-safe (str, number, bool, null, list, object; NaN/Inf as strings);
-* the line stays below 64 KiB (the host reads stderr in 64 KiB pieces), truncated with a marker.
+* the line stays below 64 KiB (the host reads stderr in 64 KiB pieces), truncated with a marker;
+* no credential reaches the log: a :class:`~plutono_plugin._headers.SecretValue` anywhere, and
+  the text under a credential key (``Authorization``, ``Cookie``, ``password``, ``api_key``,
+  any name :func:`~plutono_plugin._headers.is_secret_header` flags) at any depth of an
+  ``extra`` value, is written as ``"<redacted>"``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import UTC, datetime
 from typing import IO, Final
 
 from .._calls import current_log_fields
+from .._headers import SecretValue, is_secret_header
 
 __all__ = ("TRACE", "HclogFormatter", "configure_logging", "level_name")
 
@@ -78,8 +83,22 @@ def _text(value: object) -> str:
         return f"<unprintable {type(value).__name__}: {type(error).__name__}>"
 
 
+_REDACTED = "<redacted>"
+
+
+def _is_credential(key: str, value: object) -> bool:
+    """Text (or a list of texts) under a credential key; flags and counts stay readable."""
+    if not is_secret_header(key):
+        return False
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, str | bytes) for item in value)
+    return isinstance(value, str | bytes | bytearray)
+
+
 def _json_safe(value: object, depth: int = 0) -> object:
     """Make ``value`` acceptable to ``json.dumps(allow_nan=False)``, keeping it readable."""
+    if isinstance(value, SecretValue):
+        return _REDACTED
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -87,7 +106,15 @@ def _json_safe(value: object, depth: int = 0) -> object:
     if depth > 8:
         return _text(value)
     if isinstance(value, Mapping):
-        return {_text(key): _json_safe(item, depth + 1) for key, item in value.items()}
+        try:
+            items = list(value.items())
+        except Exception:
+            return _text(value)
+        safe: dict[str, object] = {}
+        for key, item in items:
+            name = _text(key)
+            safe[name] = _REDACTED if _is_credential(name, item) else _json_safe(item, depth + 1)
+        return safe
     if isinstance(value, list | tuple | set | frozenset):
         return [_json_safe(item, depth + 1) for item in value]
     if isinstance(value, BaseException):
@@ -123,7 +150,8 @@ class HclogFormatter(logging.Formatter):
             if key in _RECORD_ATTRIBUTES or key.startswith("_"):
                 continue
             name = _text(key)
-            fields[f"extra.{name}" if name in _RESERVED else name] = _json_safe(value)
+            safe = _REDACTED if _is_credential(name, value) else _json_safe(value)
+            fields[f"extra.{name}" if name in _RESERVED else name] = safe
         if record.exc_info and record.exc_info[0] is not None:
             fields["traceback"] = "".join(traceback.format_exception(*record.exc_info))
         elif record.exc_text:

@@ -153,3 +153,31 @@ def test_http_client_chatter_shows_at_trace_only() -> None:
         logging.captureWarnings(False)
         for name in ("httpcore", "httpx"):
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_credentials_are_redacted_at_any_depth(capture: tuple[logging.Logger, io.StringIO]) -> None:
+    from plutono_plugin._headers import Headers, SecretValue
+
+    logger, stream = capture
+    headers = Headers({"Authorization": "Bearer t0k", "Accept": "json"})
+    logger.info(
+        "call",
+        extra={
+            "password": "pw1",
+            "api_key": b"k3y",
+            "upstream": {"config": [{"token": "t1", "session_count": 2, "oauth": True}]},
+            "values": [SecretValue("hidden"), "shown"],
+            "headers": headers,
+            "author": "Ann",
+        },
+    )
+
+    [record] = lines(stream)
+    assert record["password"] == "<redacted>" and record["api_key"] == "<redacted>"
+    assert record["upstream"] == {
+        "config": [{"token": "<redacted>", "session_count": 2, "oauth": True}]
+    }
+    assert record["values"] == ["<redacted>", "shown"]
+    assert record["headers"] == {"Authorization": "<redacted>", "Accept": "json"}
+    assert record["author"] == "Ann"  # "auth" in a name is not enough
+    assert "t0k" not in stream.getvalue() and "pw1" not in stream.getvalue()
