@@ -89,6 +89,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "Building a datasource",
         (
             "plutono_plugin.http",
+            "plutono_plugin.http_options",
             "plutono_plugin.timeutil",
             "plutono_plugin.macros",
             "plutono_plugin.frame.annotations",
