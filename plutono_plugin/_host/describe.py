@@ -51,15 +51,17 @@ def plain(value):
         return False
 
 query_types = []
-for route in plugin.queries.routes:
-    if route.query_type is None:
-        continue
+routes = [route for route in plugin.queries.routes if route.query_type is not None]
+fallback = [route for route in plugin.queries.routes if route.query_type is None]
+if fallback and not any(route.query_type == "" for route in routes):
+    routes.insert(0, fallback[0])  # it answers queries without a type, as a new panel sends
+for route in routes:
     model = {}
     if route.binding.model is not None:
         for field in model_fields(route.binding.model):
             if field.default is not MISSING and plain(field.default):
                 model[field.key] = field.default
-    query_types.append({"type": route.query_type, "model": model})
+    query_types.append({"type": route.query_type or "", "model": model})
 resources = []
 for entry in plugin.resources.routes:
     path = getattr(entry, "path", None)

@@ -164,3 +164,26 @@ def test_describe_gives_none_for_a_directory_it_cannot_read(tmp_path: Path) -> N
     assert describe_plugin(tmp_path) is None
     new_project(tmp_path / "src")  # a source project, not a built directory
     assert describe_plugin(tmp_path / "src") is None
+
+
+@pytest.fixture(scope="session")
+def fallback_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new project whose only query handler is the fallback, built for this machine."""
+    directory = tmp_path_factory.mktemp("fallback") / "anything"
+    new_project(directory)
+    source = directory / "plugin.py"
+    source.write_text(source.read_text().replace('@plugin.query("constant")', "@plugin.query()"))
+    built = directory / "build" / "plugin"
+    if host_platform() in PLATFORMS:
+        command = [*CLI, "build", ".", "--out", str(built), "--platform", host_platform()]
+        completed = run(command, directory, timeout=600)
+        assert completed.returncode == 0, completed.stderr
+    return built
+
+
+def test_describe_offers_the_fallback_as_a_query_without_a_type(fallback_only: Path) -> None:
+    if not fallback_only.is_dir():
+        pytest.skip(f"no build for {host_platform()}")
+    described = describe_plugin(fallback_only)
+    assert described is not None
+    assert described["queryTypes"] == [{"type": "", "model": {"value": 1.0, "points": 10}}]
