@@ -63,6 +63,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 def test_dist_holds_an_sdist_and_a_wheel(installed: Installed) -> None:
     names = sorted(path.name for path in installed.dist.iterdir())
     assert sorted(name.rsplit(".", 1)[-1] for name in names) == ["gz", "whl"]
+    (wheel,) = [name for name in names if name.endswith(".whl")]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"pip install /path/to/{wheel} " in readme  # the README names the real file
 
 
 def test_the_wheel_serves_a_new_project_in_a_fresh_venv(installed: Installed) -> None:
