@@ -13,6 +13,7 @@ Secrets never leak by accident: :class:`Secrets` shows its keys but never its va
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,6 +80,36 @@ class Secrets(Mapping[str, str]):
         return hash(frozenset(self._values.items()))
 
 
+class _LongInteger(str):
+    """An integer literal too long to convert, kept as text to find where it is."""
+
+
+def _long_integer_text(raw: bytes) -> str:
+    """Name the field of ``jsonData`` whose integer has more digits than Python converts."""
+    limit = sys.get_int_max_str_digits()
+
+    def parse_int(text: str) -> int | _LongInteger:
+        return _LongInteger(text) if len(text.lstrip("-")) > limit > 0 else int(text)
+
+    try:
+        value: object = json.loads(raw, parse_int=parse_int)
+    except (ValueError, RecursionError) as error:
+        return f"jsonData is not valid JSON ({error})"
+    stack: list[tuple[str, object]] = [("jsonData", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, _LongInteger):
+            return (
+                f"{where} is an integer of {len(item.lstrip('-'))} digits; at most {limit} "
+                "are accepted"
+            )
+        if isinstance(item, dict):
+            stack.extend((f"{where}.{key}", child) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{index}]", child) for index, child in enumerate(item))
+    return "jsonData holds an integer too long to convert"
+
+
 def _parse_json_data(raw: bytes, owner: str) -> dict[str, Any]:
     if not raw.strip():
         return {}
@@ -88,6 +119,8 @@ def _parse_json_data(raw: bytes, owner: str) -> dict[str, Any]:
         raise ConfigurationError(f"{owner}: jsonData is not valid JSON ({error})") from None
     except RecursionError:
         raise ConfigurationError(f"{owner}: jsonData is nested too deeply") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise ConfigurationError(f"{owner}: {_long_integer_text(raw)}") from None
     if not isinstance(value, dict):
         raise ConfigurationError(
             f"{owner}: jsonData must be a JSON object, got {type(value).__name__}"

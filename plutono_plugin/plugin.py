@@ -68,10 +68,12 @@ class Plugin:
         max_query_response_size: largest encoded answer of one refId, in bytes (default
             64 MiB); above it that refId gets an error naming both sizes, the others answer.
             ``None``: unlimited (the host accepts 2 GiB, contract 1.9).
-        max_sync_handlers: plain ``def`` handlers running at once in worker threads
-            (default 16).
+        max_sync_handlers: worker threads running plain ``def`` handlers at once (default
+            16); a thread whose caller gave up keeps its place until it ends, and calls
+            beyond the bound wait for a place within their own deadline.
         loop_stall_warning: seconds the event loop may be blocked before a warning names the
-            running handler and its stack (default 0.5; ``None`` turns the watchdog off).
+            running handler and its stack (default 0.5; ``None`` turns the warnings off; the
+            watchdog still bounds a stop while the loop is blocked).
         instance_idle_timeout: seconds an instance may go unused before it is disposed
             (default 3600, like the Go SDK's TTL instance manager; ``None``: kept forever).
         network: ``auto`` (unix socket, TCP fallback), ``unix`` or ``tcp`` (contract 1.5).
@@ -124,7 +126,11 @@ class Plugin:
             raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
         self.workers = WorkerThreads(max_sync_handlers)
         """The worker threads plain ``def`` handlers run in."""
-        self.options = OptionsDecoder(options) if options is not None else None
+        self.options = (
+            OptionsDecoder(options, idle_timeout=instance_idle_timeout)
+            if options is not None
+            else None
+        )
         """Decodes the typed options of ``Plugin(options=...)`` (``.model`` is the type)."""
         self.queries = QueryRouter(
             query_routes,

@@ -333,12 +333,26 @@ async def database(settings: DataSourceSettings, options: SQLOptions) -> AsyncIt
 
 @dataclass
 class SQLQuery:
-    """The query editor's JSON."""
+    """The query editor's JSON (field metadata: docs/frontend.md)."""
 
-    raw_sql: str = ""
-    format: Literal["time_series", "table", "annotations"] = "time_series"
+    raw_sql: str = field(
+        default=DEFAULT_SQL,
+        metadata={
+            "label": "SQL",
+            "kind": "code",
+            "annotation": 'SELECT time, "timeEnd", title, text, tags FROM events\n'
+            "WHERE $__timeFilter(time) ORDER BY time",
+        },
+    )
+    """The query; macros such as $__timeFilter(time) and $__interval are expanded."""
+    format: Literal["time_series", "table", "annotations"] = field(
+        default="time_series", metadata={"annotation": "annotations"}
+    )
+    """time_series needs a time column; annotations reads time, timeEnd, title, text, tags."""
     fill: Literal["null", "previous", "value"] = "null"
-    fill_value: float = 0.0
+    """What a missing point of a time series becomes."""
+    fill_value: float = field(default=0.0, metadata={"show_when": {"fill": "value"}})
+    """The value of missing points when fill is "value"."""
 
 
 def _database(context: RequestContext) -> Database:

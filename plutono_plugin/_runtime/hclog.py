@@ -7,7 +7,8 @@ log. Its parser is unforgiving, so this formatter guarantees, whatever a caller 
   unchecked type assertion panic in an unrecovered goroutine: Plutono crashes);
 * ``@timestamp`` has exactly 6 fractional digits and ``Z`` (other layouts: the line is logged raw);
 * ``@level`` is one of ``trace|debug|info|warn|error`` (anything else: logged raw at debug);
-* every other value is JSON-safe (str, number, bool, null, list, object; NaN/Inf as strings);
+* every other value is JSON-safe (str, float, bool, null, list, object; NaN/Inf as strings);
+  integers are written as decimal strings, which Plutono prints as integers;
 * the line stays below 64 KiB (the host reads stderr in 64 KiB pieces), truncated with a marker;
 * no credential reaches the log: a :class:`~plutono_plugin._headers.SecretValue` anywhere, and
   the text under a credential key (``Authorization``, ``Cookie``, ``password``, ``api_key``,
@@ -99,8 +100,12 @@ def _json_safe(value: object, depth: int = 0) -> object:
     """Make ``value`` acceptable to ``json.dumps(allow_nan=False)``, keeping it readable."""
     if isinstance(value, SecretValue):
         return _REDACTED
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, int):
+        # go-plugin decodes JSON numbers as float64 and Plutono prints those as "19.000"; a
+        # decimal string prints as "19" (issue 17: datasourceId, orgId).
+        return _text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else _text(value)
     if depth > 8:

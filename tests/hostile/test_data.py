@@ -380,7 +380,7 @@ async def test_logs_never_show_credential_headers() -> None:
     for secret in (TOKEN, "user-secret-token", COOKIE, "s3ss10n", ID_TOKEN, "hunter2"):
         assert secret not in output
     assert output.count("<redacted>") >= 20
-    assert records[-1]["call"] == {"auth": {"password": "<redacted>", "tries": 3}}
+    assert records[-1]["call"] == {"auth": {"password": "<redacted>", "tries": "3"}}
 
 
 # --- item 16: macros ----------------------------------------------------------------------
