@@ -196,17 +196,18 @@ class HTTPSettings:
                 (ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value
             ):
                 raise ConfigurationError(f"headers: the value of {name!r} has a control character")
-        if options.tls_client_cert and options.tls_client_key is None:
-            raise ConfigurationError("tls_client_cert is set but tls_client_key is empty")
+        client_auth = options.tls_client_auth
+        if client_auth and not (options.tls_client_cert and options.tls_client_key):
+            raise ConfigurationError("TLS client auth is on but the client cert or key is empty")
         password = options.basic_auth_password.value if options.basic_auth_password else ""
-        key = options.tls_client_key.value if options.tls_client_key else ""
+        key = options.tls_client_key.value if options.tls_client_key and client_auth else ""
         return cls(
             url=options.url,
-            basic_auth=(options.basic_auth_user, password) if options.basic_auth_user else None,
+            basic_auth=(options.basic_auth_user, password) if options.basic_auth else None,
             headers=headers,
             tls_skip_verify=options.tls_skip_verify,
-            tls_ca_cert=options.tls_ca_cert,
-            tls_client_cert=options.tls_client_cert,
+            tls_ca_cert=options.tls_ca_cert if options.tls_with_ca_cert else "",
+            tls_client_cert=options.tls_client_cert if client_auth else "",
             tls_client_key=key,
             server_name=options.server_name,
             timeout=options.timeout_s,

@@ -69,6 +69,11 @@ def secret_header(header: str, *, prefix: str = "", label: str = "") -> Any:
 class HTTPOptions:
     """The HTTP part of a datasource's typed settings; subclass it to add the plugin's own.
 
+    The fields follow Plutono's own HTTP section: URL and timeout; "Basic auth", "TLS Client
+    Auth" and "With CA Cert" switches, each showing its fields only when on; ServerName, "Skip
+    TLS Verify", "Forward OAuth Identity" and custom headers. What a switch hides is not used
+    while it is off.
+
     Example::
 
         @dataclass
@@ -83,31 +88,66 @@ class HTTPOptions:
     """Base URL of the upstream API (``http://`` or ``https://``)."""
     timeout_s: float = field(default=30.0, metadata={"label": "Timeout (s)", "order": _ORDER})
     """Seconds a request may take before it fails."""
-    basic_auth_user: str = field(default="", metadata={"order": _ORDER})
-    """User for HTTP basic auth (empty: no basic auth)."""
-    basic_auth_password: Secret | None = field(default=None, metadata={"order": _ORDER})
+    basic_auth: bool = field(default=False, metadata={"label": "Basic auth", "order": _ORDER})
+    """Send HTTP basic auth (user and password below)."""
+    basic_auth_user: str = field(
+        default="", metadata={"label": "User", "order": _ORDER, "show_when": {"basic_auth": True}}
+    )
+    """User for HTTP basic auth."""
+    basic_auth_password: Secret | None = field(
+        default=None,
+        metadata={"label": "Password", "order": _ORDER, "show_when": {"basic_auth": True}},
+    )
     """Password for HTTP basic auth."""
+    tls_client_auth: bool = field(
+        default=False, metadata={"label": "TLS Client Auth", "order": _ORDER}
+    )
+    """Present a client certificate (mutual TLS)."""
+    tls_client_cert: str = field(
+        default="",
+        metadata={
+            "label": "Client Cert",
+            "kind": "multiline",
+            "order": _ORDER,
+            "show_when": {"tls_client_auth": True},
+        },
+    )
+    """PEM of the client certificate."""
+    tls_client_key: Secret | None = field(
+        default=None,
+        metadata={"label": "Client Key", "order": _ORDER, "show_when": {"tls_client_auth": True}},
+    )
+    """PEM of the client certificate's key."""
+    tls_with_ca_cert: bool = field(
+        default=False, metadata={"label": "With CA Cert", "order": _ORDER}
+    )
+    """Trust only the CA below instead of the system's."""
+    tls_ca_cert: str = field(
+        default="",
+        metadata={
+            "label": "CA Cert",
+            "kind": "multiline",
+            "order": _ORDER,
+            "show_when": {"tls_with_ca_cert": True},
+        },
+    )
+    """PEM of the CA to trust."""
+    server_name: str = field(default="", metadata={"label": "ServerName", "order": _ORDER})
+    """Name to verify the server's certificate against, when not the URL's host."""
+    tls_skip_verify: bool = field(
+        default=False, metadata={"label": "Skip TLS Verify", "order": _ORDER}
+    )
+    """Accept any server certificate (only for testing)."""
+    oauth_pass_thru: bool = field(
+        default=False, metadata={"label": "Forward OAuth Identity", "order": _ORDER}
+    )
+    """Forward the signed-in user's token: saved as ``jsonData.oauthPassThru``, the key
+    :func:`~plutono_plugin.http.forward_headers` and Plutono read."""
     headers: dict[str, str] = field(
-        default_factory=dict, metadata={"label": "Custom headers", "order": _ORDER}
+        default_factory=dict, metadata={"label": "Custom HTTP Headers", "order": _ORDER}
     )
     """Headers sent with every request, as a JSON object (visible in ``jsonData``: put
     credentials in a ``secret_header`` field instead)."""
-    tls_skip_verify: bool = field(
-        default=False, metadata={"label": "Skip TLS verify", "order": _ORDER}
-    )
-    """Accept any server certificate (only for testing)."""
-    tls_ca_cert: str = field(default="", metadata={"label": "TLS CA certificate", "order": _ORDER})
-    """PEM of the CA to trust instead of the system's."""
-    tls_client_cert: str = field(
-        default="", metadata={"label": "TLS client certificate", "order": _ORDER}
-    )
-    """PEM of a client certificate (mutual TLS), with ``tls_client_key``."""
-    tls_client_key: Secret | None = field(
-        default=None, metadata={"label": "TLS client key", "order": _ORDER}
-    )
-    """PEM of the client certificate's key."""
-    server_name: str = field(default="", metadata={"label": "TLS server name", "order": _ORDER})
-    """Name to verify the server's certificate against, when not the URL's host."""
 
     def headers_to_send(self) -> dict[str, str]:
         """The ``headers`` field plus every :func:`secret_header` field that has a value."""

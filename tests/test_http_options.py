@@ -11,9 +11,19 @@ from typing import Any
 import httpx
 import pytest
 
-from plutono_plugin import ConfigurationError, Field, Frame, Plugin, Query, RequestContext, Secret
+from plutono_plugin import (
+    ConfigurationError,
+    DataSourceSettings,
+    Field,
+    Frame,
+    Plugin,
+    Query,
+    RequestContext,
+    Secret,
+)
+from plutono_plugin.context import PluginContext
 from plutono_plugin.frontend import frontend_schema
-from plutono_plugin.http import HTTPSettings, http_client
+from plutono_plugin.http import HTTPSettings, forward_headers, http_client
 from plutono_plugin.http_options import HTTPOptions, secret_header
 from plutono_plugin.testing import PluginTestClient, target
 from tests.test_http import Server, _serve
@@ -70,7 +80,7 @@ async def test_http_client_takes_url_headers_auth_and_secret_headers_from_option
 
 
 async def test_basic_auth_from_options(upstream: Server) -> None:
-    json_data = {"url": upstream.url, "basicAuthUser": "ann"}
+    json_data = {"url": upstream.url, "basicAuth": True, "basicAuthUser": "ann"}
     async with PluginTestClient(
         plugin, json_data=json_data, secure_json_data={"basicAuthPassword": "pw"}
     ) as client:
@@ -88,11 +98,39 @@ async def test_secret_headers_without_a_value_are_not_sent(upstream: Server) -> 
 
 def test_the_generated_settings_page_shows_the_http_fields_first() -> None:
     keys = [field["key"] for field in frontend_schema(plugin)["options"]]
-    assert keys[:3] == ["url", "timeoutS", "basicAuthUser"]
+    assert keys[:5] == ["url", "timeoutS", "basicAuth", "basicAuthUser", "basicAuthPassword"]
     assert keys[-3:] == ["apiKey", "token", "city"]
     kinds = {field["key"]: field["kind"] for field in frontend_schema(plugin)["options"]}
     assert kinds["apiKey"] == "secret" and kinds["tlsClientKey"] == "secret"
     assert kinds["headers"] == "json"
+    fields = {field["key"]: field for field in frontend_schema(plugin)["options"]}
+    assert fields["basicAuthPassword"]["showWhen"] == {"key": "basicAuth", "values": [True]}
+    assert fields["tlsCaCert"]["showWhen"] == {"key": "tlsWithCaCert", "values": [True]}
+    assert fields["tlsClientCert"]["lines"] == 3
+
+
+async def test_forward_oauth_identity_uses_plutonos_key(upstream: Server) -> None:
+    user_token = {"Authorization": "Bearer user-token"}
+    for switched, expected in ((True, "Bearer user-token"), (False, None)):
+        context = RequestContext(
+            plugin=PluginContext(
+                datasource=DataSourceSettings(
+                    1, raw_json_data=json.dumps({"oauthPassThru": switched}).encode()
+                )
+            ),
+            headers=user_token,
+        )
+        assert forward_headers(context).get("Authorization") == expected
+    fields = {field["key"] for field in frontend_schema(plugin)["options"]}
+    assert "oauthPassThru" in fields
+
+
+async def test_switched_off_auth_and_tls_are_not_used(upstream: Server) -> None:
+    json_data = {"url": upstream.url, "basicAuthUser": "ann", "tlsCaCert": "not a PEM"}
+    secrets = {"basicAuthPassword": "pw"}
+    async with PluginTestClient(plugin, json_data=json_data, secure_json_data=secrets) as client:
+        echoed = await answer(client)
+    assert "authorization" not in {name.lower() for name in echoed["headers"]}
 
 
 @pytest.mark.parametrize(
@@ -102,7 +140,7 @@ def test_the_generated_settings_page_shows_the_http_fields_first() -> None:
         (Options(timeout_s=0), "timeout_s must be a positive number"),
         (Options(headers={"Bad Name": "x"}), "'Bad Name' is not an HTTP header name"),
         (Options(api_key=Secret("a\nb")), "'X-API-Key' has a control character"),
-        (Options(tls_client_cert="PEM"), "tls_client_key is empty"),
+        (Options(tls_client_auth=True, tls_client_cert="PEM"), "client cert or key is empty"),
     ],
 )
 def test_bad_options_name_the_field(options: Options, problem: str) -> None:
