@@ -37,7 +37,7 @@ def _build(options: argparse.Namespace) -> int:
             dev=options.dev,
             log=lambda text: print(f"  {text}", file=sys.stderr),
         )
-    except ConfigurationError as error:
+    except (ConfigurationError, OSError) as error:  # OSError: an unreadable file, a full disk
         print(f"plutono-plugin build: {error}", file=sys.stderr)
         return 2
     print(f"built {result.plugin_id} in {result.directory}")
@@ -53,8 +53,10 @@ def _package(options: argparse.Namespace) -> int:
     from .package import package_plugin
 
     try:
-        archives = package_plugin(Path(options.plugin_dir), Path(options.out))
-    except ConfigurationError as error:
+        archives = package_plugin(
+            Path(options.plugin_dir), Path(options.out), allow_dev=options.allow_dev
+        )
+    except (ConfigurationError, OSError) as error:
         print(f"plutono-plugin package: {error}", file=sys.stderr)
         return 2
     for archive in archives:
@@ -125,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     package = commands.add_parser("package", help="zip a built directory for Plutono")
     package.add_argument("plugin_dir", help="directory written by plutono-plugin build")
     package.add_argument("--out", default="dist", help="folder for the zips (default dist)")
+    package.add_argument(
+        "--allow-dev", action="store_true", help="zip a --dev build too (refused otherwise)"
+    )
     doctor = commands.add_parser("doctor", help="launch a built plugin as Plutono would")
     doctor.add_argument("plugin_dir", help="directory written by plutono-plugin build")
     doctor.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE")
