@@ -2,15 +2,17 @@
 
 The project (``--type datasource``, the default, or ``app``)::
 
-    plugin.json         every field Plutono needs (id, type, name, backend, executable, info)
-    plugin.py           the plugin: typed options, a query model, a health check, a resource
-    requirements.txt    run-time dependencies beyond plutono-plugin (none yet)
-    pyproject.toml      the project: depends on plutono-plugin; pytest settings
-    README.md           the next commands
+    src/plugin.json       every field Plutono needs (id, type, name, backend, executable, info)
+    src/plugin.py         the plugin: typed options, a query model, a health check, a resource
+    src/requirements.txt  run-time dependencies beyond plutono-plugin (none yet)
+    pyproject.toml        the project: depends on plutono-plugin; pytest and ruff settings
+    README.md             the next commands
     tests/test_plugin.py, tests/golden/   in-memory tests with settings, one golden test
-    .gitignore, .pluginignore
+    .gitignore
 
-Its golden file is written by running the new plugin once, so ``pytest`` passes at once.
+``src/`` is what ``plutono-plugin build src --out build/<id>`` ships (the build refuses an
+output directory inside its source, so the plugin's source is a folder of its own). The golden
+file is written by running the new plugin once, so ``pytest`` passes at once.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ TYPES = ("datasource", "app")
 """Kinds of project ``new`` writes (the plugin types with a backend, contract 2.1)."""
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
-_NOT_SHIPPED = ("tests/", "build/", ".venv/", "pyproject.toml")
 _GOLDEN_TEST = "test_constant_query_matches_its_golden_file"
 _SETTINGS = {"url": "https://api.example.com"}
 _SECRETS = {"apiKey": "test-key"}
@@ -75,17 +76,16 @@ def new_project(
         "@@DEMO_ARGS@@": _demo_arguments(plugin_type),
     }
     files: dict[str, str] = {
-        "plugin.json": _manifest(plugin_id, name, plugin_type, base),
-        "plugin.py": _template(f"{plugin_type}/plugin.py.tmpl", values),
+        "src/plugin.json": _manifest(plugin_id, name, plugin_type, base),
+        "src/plugin.py": _template(f"{plugin_type}/plugin.py.tmpl", values),
         "tests/test_plugin.py": _template(f"{plugin_type}/tests/test_plugin.py.tmpl", values),
-        "requirements.txt": (
+        "src/requirements.txt": (
             "# Run-time dependencies beyond plutono-plugin, one per line (pip's format);\n"
             "# plutono-plugin build ships them with the plugin for every platform.\n"
         ),
         "pyproject.toml": _pyproject(plugin_id),
         "README.md": _template("README.md.tmpl", values),
         ".gitignore": "build/\n.venv/\n__pycache__/\n.pytest_cache/\n",
-        ".pluginignore": "# Not shipped in the plugin directory\n" + "\n".join(_NOT_SHIPPED) + "\n",
     }
     written = []
     for relative, text in files.items():
@@ -143,7 +143,7 @@ dependencies = ["plutono-plugin", "pytest>=8", "pytest-asyncio>=0.24"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-pythonpath = ["."]
+pythonpath = ["src"]
 asyncio_mode = "auto"
 asyncio_default_fixture_loop_scope = "function"
 
@@ -162,7 +162,7 @@ def _write_golden(directory: Path) -> Path:
     from ..testing import PluginTestClient, target
 
     module_name = f"_plutono_plugin_new_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(module_name, directory / "plugin.py")
+    spec = importlib.util.spec_from_file_location(module_name, directory / "src" / "plugin.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses resolve annotations through it

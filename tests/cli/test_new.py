@@ -52,7 +52,7 @@ def scaffold(factory: pytest.TempPathFactory, plugin_type: str) -> Scaffold:
     tests = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], directory)
     built = directory / "build" / "plugin"
     if host_platform() in PLATFORMS:
-        command = [*CLI, "build", ".", "--out", str(built), "--platform", host_platform()]
+        command = [*CLI, "build", "src", "--out", str(built), "--platform", host_platform()]
         completed = run(command, directory, timeout=600)
         assert completed.returncode == 0, completed.stderr
     return Scaffold(directory, tests, built)
@@ -74,16 +74,16 @@ def test_datasource_project_has_every_file_and_plugin_json_field(datasource: Sca
         for path in datasource.directory.rglob("*")
     }
     for name in (
-        "plugin.json",
-        "plugin.py",
-        "requirements.txt",
+        "src/plugin.json",
+        "src/plugin.py",
+        "src/requirements.txt",
         "pyproject.toml",
         "README.md",
         "tests/test_plugin.py",
         "tests/golden/test_constant_query_matches_its_golden_file.txt",
     ):
         assert name in files
-    manifest = json.loads((datasource.directory / "plugin.json").read_text())
+    manifest = json.loads((datasource.directory / "src" / "plugin.json").read_text())
     assert manifest["id"] == "acme-weather-datasource" and manifest["type"] == "datasource"
     assert manifest["backend"] is True and manifest["executable"] == "gpx_acme_weather"
     assert manifest["info"]["version"] == "0.1.0" and manifest["alerting"] is True
@@ -91,7 +91,7 @@ def test_datasource_project_has_every_file_and_plugin_json_field(datasource: Sca
     pyproject = (datasource.directory / "pyproject.toml").read_text()
     assert '"plutono-plugin"' in pyproject
     readme = (datasource.directory / "README.md").read_text()
-    assert "plutono-plugin build . --out build/acme-weather-datasource" in readme
+    assert "plutono-plugin build src --out build/acme-weather-datasource" in readme
     assert "host build/acme-weather-datasource demo --json-data" in readme
 
 
@@ -103,7 +103,7 @@ def test_datasource_project_tests_pass_as_written(datasource: Scaffold) -> None:
 def test_app_project_tests_pass_as_written(app: Scaffold) -> None:
     assert app.tests.returncode == 0, app.tests.stdout + app.tests.stderr
     assert "2 passed" in app.tests.stdout
-    assert json.loads((app.directory / "plugin.json").read_text())["type"] == "app"
+    assert json.loads((app.directory / "src" / "plugin.json").read_text())["type"] == "app"
 
 
 def test_the_scaffold_lints_clean(datasource: Scaffold, app: Scaffold) -> None:
@@ -171,11 +171,11 @@ def fallback_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new project whose only query handler is the fallback, built for this machine."""
     directory = tmp_path_factory.mktemp("fallback") / "anything"
     new_project(directory)
-    source = directory / "plugin.py"
+    source = directory / "src" / "plugin.py"
     source.write_text(source.read_text().replace('@plugin.query("constant")', "@plugin.query()"))
     built = directory / "build" / "plugin"
     if host_platform() in PLATFORMS:
-        command = [*CLI, "build", ".", "--out", str(built), "--platform", host_platform()]
+        command = [*CLI, "build", "src", "--out", str(built), "--platform", host_platform()]
         completed = run(command, directory, timeout=600)
         assert completed.returncode == 0, completed.stderr
     return built
