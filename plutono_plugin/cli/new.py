@@ -139,7 +139,8 @@ version = "0.1.0"
 requires-python = ">=3.11"
 # Only what the tests and the build need: plutono-plugin build ships the plugin's
 # run-time dependencies from requirements.txt.
-dependencies = ["plutono-plugin", "pytest>=8", "pytest-asyncio>=0.24"]
+# (the arrow extra: the test kit decodes the plugin's frames with pyarrow)
+dependencies = ["plutono-plugin[arrow]", "pytest>=8", "pytest-asyncio>=0.24"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]

@@ -89,7 +89,7 @@ def test_datasource_project_has_every_file_and_plugin_json_field(datasource: Sca
     assert manifest["info"]["version"] == "0.1.0" and manifest["alerting"] is True
     assert manifest["dependencies"]["plutonoVersion"] == "7.5.x"
     pyproject = (datasource.directory / "pyproject.toml").read_text()
-    assert '"plutono-plugin"' in pyproject
+    assert '"plutono-plugin[arrow]"' in pyproject
     readme = (datasource.directory / "README.md").read_text()
     assert "plutono-plugin build src --out build/acme-weather-datasource" in readme
     assert "host build/acme-weather-datasource demo --json-data" in readme

@@ -2,8 +2,8 @@
 
 What ``make dist`` does (``python -m build``: sdist, then the wheel from it) runs once in a
 session fixture with its own budget (``timeout(900)``; every subprocess has its own timeout),
-then ``pip install <wheel> pytest pytest-asyncio`` into a new venv, exactly as the README tells
-an author to.
+then ``pip install '<wheel>[arrow]' pytest pytest-asyncio`` into a new venv, exactly as the
+README tells an author to.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         "pip",
         "install",
         "--quiet",
-        str(wheel),
+        f"{wheel}[arrow]",  # the test kit decodes frames with pyarrow
         "pytest",
         "pytest-asyncio",
     ]
@@ -65,7 +65,7 @@ def test_dist_holds_an_sdist_and_a_wheel(installed: Installed) -> None:
     assert sorted(name.rsplit(".", 1)[-1] for name in names) == ["gz", "whl"]
     (wheel,) = [name for name in names if name.endswith(".whl")]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"pip install /path/to/{wheel} " in readme  # the README names the real file
+    assert f"pip install '/path/to/{wheel}[arrow]' " in readme  # the README names the file
 
 
 def test_the_wheel_serves_a_new_project_in_a_fresh_venv(installed: Installed) -> None:
