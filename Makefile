@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all venv proto lint typecheck interop shipping browser test example demo package bench docs snapshots clean
+.PHONY: all venv proto lint typecheck interop shipping browser test example demo package dist bench docs snapshots reference clean
 
 # The build machine's platform, as Plutono names executables (linux_amd64, darwin_arm64).
 HOST_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
@@ -102,6 +102,13 @@ package: $(STAMP)
 	$(BIN)/plutono-plugin build examples/quickstart --out build/plugins/quickstart-all
 	$(BIN)/plutono-plugin package build/plugins/quickstart-all --out build/dist
 
+# The framework itself as an sdist and a wheel (dist/), to `pip install` into a plugin's own
+# project until it is on a package index (README "Writing your own plugin").
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist . >/dev/null
+	@ls dist
+
 bench: $(STAMP) interop
 	$(BIN)/python -m tests.bench
 
@@ -110,8 +117,12 @@ bench: $(STAMP) interop
 snapshots: $(STAMP)
 	$(BIN)/python -m tests.frontend.snapshot
 
+# Rewrite docs/reference.md from the docstrings; tests/test_reference.py checks it is current.
+reference: $(STAMP)
+	$(BIN)/python -m tests.reference
+
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache tests/interop/bin tests/browser/build
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache tests/interop/bin tests/browser/build

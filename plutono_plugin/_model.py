@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import enum
 import inspect
 import itertools
@@ -266,6 +267,74 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
         return model(**values)
     except (TypeError, ValueError) as error:
         raise ModelError(str(error)) from None
+
+
+PLUTONO_QUERY_KEYS: frozenset[str] = frozenset(
+    {
+        "refId",
+        "queryType",
+        "datasource",
+        "datasourceId",
+        "intervalMs",
+        "maxDataPoints",
+        "hide",
+        "key",
+        "from",
+        "to",
+    }
+)
+"""Keys Plutono's frontend and alerting add to every query (contract 2.4.1 and 8): never
+unknown."""
+
+_KEYS: dict[type[Any], frozenset[str]] = {}
+
+
+def _model_keys(model: type[Any]) -> frozenset[str]:
+    keys = _KEYS.get(model)
+    if keys is None:
+        pydantic_fields = getattr(model, "model_fields", None)
+        if isinstance(pydantic_fields, Mapping):
+            names = {name for name in pydantic_fields}
+            names |= {info.alias for info in pydantic_fields.values() if info.alias}
+        else:
+            names = {key for plan in _dataclass_plan(model) for key in plan[1]}
+        keys = _KEYS[model] = frozenset(names)
+    return keys
+
+
+def is_strict(model: type[Any]) -> bool:
+    """True when unknown query keys are an error rather than a warning.
+
+    A model says so with ``strict: ClassVar[bool] = True`` (a pydantic model also with
+    ``model_config = ConfigDict(extra="forbid")``).
+    """
+    config = getattr(model, "model_config", None)
+    if isinstance(config, Mapping) and config.get("extra") == "forbid":
+        return True
+    return getattr(model, "strict", False) is True
+
+
+def unknown_keys(model: type[Any], data: Mapping[str, Any]) -> list[str]:
+    """Keys of ``data`` that neither ``model`` nor Plutono knows, each with a "did you mean".
+
+    Example::
+
+        @dataclass
+        class Sine:
+            amplitude: float = 1.0
+
+        assert unknown_keys(Sine, {"refId": "A", "amplitdue": 2}) == [
+            "'amplitdue' (did you mean 'amplitude'?)"
+        ]
+    """
+    known = _model_keys(model)
+    problems = []
+    for key in data:
+        if key in known or key in PLUTONO_QUERY_KEYS:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        problems.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    return problems
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

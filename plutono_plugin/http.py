@@ -73,6 +73,7 @@ from ._headers import is_header_name
 from ._proxy import EnvironmentProxies
 from .context import DataSourceSettings, RequestContext
 from .errors import ConfigurationError
+from .http_options import HTTPOptions
 
 try:
     import httpx
@@ -176,6 +177,40 @@ class HTTPSettings:
             tls_client_key=secrets.get("tlsClientKey", "") if client_auth else "",
             server_name=server_name,
             timeout=seconds,
+        )
+
+    @classmethod
+    def from_options(cls, options: HTTPOptions) -> HTTPSettings:
+        """Client settings from typed options; :class:`ConfigurationError` names a bad field."""
+        if options.url and not options.url.lower().startswith(("http://", "https://")):
+            raise ConfigurationError(f"url {options.url!r} must start with http:// or https://")
+        if not (options.timeout_s > 0 and math.isfinite(options.timeout_s)):
+            raise ConfigurationError(
+                f"timeout_s must be a positive number, got {options.timeout_s}"
+            )
+        headers = options.headers_to_send()
+        for name, value in headers.items():
+            if not isinstance(name, str) or not is_header_name(name):
+                raise ConfigurationError(f"headers: {name!r} is not an HTTP header name")
+            if not isinstance(value, str) or any(
+                (ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value
+            ):
+                raise ConfigurationError(f"headers: the value of {name!r} has a control character")
+        client_auth = options.tls_client_auth
+        if client_auth and not (options.tls_client_cert and options.tls_client_key):
+            raise ConfigurationError("TLS client auth is on but the client cert or key is empty")
+        password = options.basic_auth_password.value if options.basic_auth_password else ""
+        key = options.tls_client_key.value if options.tls_client_key and client_auth else ""
+        return cls(
+            url=options.url,
+            basic_auth=(options.basic_auth_user, password) if options.basic_auth else None,
+            headers=headers,
+            tls_skip_verify=options.tls_skip_verify,
+            tls_ca_cert=options.tls_ca_cert if options.tls_with_ca_cert else "",
+            tls_client_cert=options.tls_client_cert if client_auth else "",
+            tls_client_key=key,
+            server_name=options.server_name,
+            timeout=options.timeout_s,
         )
 
     @property
@@ -312,8 +347,15 @@ def _pem_files(*texts: str) -> Iterator[list[str]]:
         yield paths
 
 
-def http_client(settings: DataSourceSettings | HTTPSettings, **options: Any) -> httpx.AsyncClient:
+def http_client(
+    settings: DataSourceSettings | HTTPSettings | HTTPOptions, **options: Any
+) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` configured from the datasource's settings (module docs).
+
+    ``settings`` is the raw :class:`~plutono_plugin.context.DataSourceSettings` (Plutono's own
+    HTTP keys), an :class:`HTTPSettings`, or typed options deriving from
+    :class:`~plutono_plugin.http_options.HTTPOptions` (URL, auth, TLS and headers, secret
+    headers included, come from their fields).
 
     ``options`` go to ``httpx.AsyncClient`` and win over the settings (e.g. ``timeout=``,
     ``headers=``, ``transport=``; a ``transport`` of your own replaces the proxy rules and the
@@ -327,6 +369,8 @@ def http_client(settings: DataSourceSettings | HTTPSettings, **options: Any) -> 
             response = await client.get("/api/health")
     """
     owner = "datasource"
+    if isinstance(settings, HTTPOptions):
+        settings = HTTPSettings.from_options(settings)
     if isinstance(settings, DataSourceSettings):
         owner = f"datasource {settings.name!r} (id {settings.id})"
         settings = HTTPSettings.from_datasource(settings)

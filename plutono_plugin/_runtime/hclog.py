@@ -45,7 +45,7 @@ _RECORD_ATTRIBUTES = frozenset(
     | {"message", "asctime", "taskName"}
 )
 _TRUNCATED = "…[truncated]"
-_CHATTY_LIBRARIES = ("asyncio", "grpclib", "h2", "hpack")
+_CHATTY_LIBRARIES = ("asyncio", "grpclib", "h2", "hpack", "httpcore", "httpx")
 
 logging.addLevelName(TRACE, "TRACE")
 
@@ -231,7 +231,8 @@ def configure_logging(level: str, stream: IO[str] | None = None) -> logging.Hand
     root.setLevel(threshold)
     # The transport's own output (every HTTP/2 frame at debug; "Request was cancelled" at info
     # each time the host resets its broker and stdio streams) drowns the plugin's records and
-    # costs time on every call; below warnings it shows at ``trace`` only.
+    # costs time on every call; below warnings it shows at ``trace`` only. So does the HTTP
+    # client's (httpcore: about 15 debug lines per upstream request; httpx: one info line).
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(
             threshold if threshold <= TRACE else max(threshold, logging.WARNING)

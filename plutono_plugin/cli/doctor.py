@@ -16,6 +16,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 from .._build.check import check_names, load_json
 from ..errors import ConfigurationError
@@ -119,16 +120,35 @@ async def _services(host: PluginHost, say: list[tuple[str, str]]) -> list[str]:
     return problems
 
 
+def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
+    """The JSON object given as ``option`` (the datasource's settings), or ``None``."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ConfigurationError(f"{option} is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f'{option} must be a JSON object like \'{{"url": "…"}}\'')
+    return value
+
+
 async def _launch(
     directory: Path, options: argparse.Namespace, say: list[tuple[str, str]]
 ) -> list[str]:
     problems: list[str] = []
     settings = plugin_settings(options.setting)
+    json_data = _json_object(getattr(options, "json_data", None), "--json-data")
+    secure_json_data = _json_object(
+        getattr(options, "secure_json_data", None), "--secure-json-data"
+    )
     try:
         async with PluginHost.start(
             directory,
             env={"PATH": SERVICE_PATH},
             plugin_settings=settings,
+            json_data=json_data,
+            secure_json_data=secure_json_data,
             inherit_environment=False,
             start_timeout=options.timeout,
         ) as host:

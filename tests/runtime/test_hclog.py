@@ -132,6 +132,29 @@ def test_configure_logging_routes_root_records_and_quiets_the_transport() -> Non
         logging.captureWarnings(False)
 
 
+def test_http_client_chatter_shows_at_trace_only() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("debug", stream)
+        logging.getLogger("httpcore.http11").debug("send_request_headers.started")
+        logging.getLogger("httpx").info("HTTP Request: GET http://upstream 200")
+        logging.getLogger("httpx").warning("upstream certificate problem")
+        assert "send_request_headers" not in stream.getvalue()
+        assert "HTTP Request" not in stream.getvalue()
+        assert "certificate problem" in stream.getvalue()
+        configure_logging("trace", stream)
+        logging.getLogger("httpcore.http11").debug("asked for at trace")
+        assert "asked for at trace" in stream.getvalue()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.captureWarnings(False)
+        for name in ("httpcore", "httpx"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+
 def test_credentials_are_redacted_at_any_depth(capture: tuple[logging.Logger, io.StringIO]) -> None:
     from plutono_plugin._headers import Headers, SecretValue
 
