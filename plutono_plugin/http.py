@@ -251,7 +251,7 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
     def __init__(
         self,
         proxies: EnvironmentProxies,
-        tls: Callable[[], ssl.SSLContext],
+        tls: Callable[[], ssl.SSLContext | bool | str],
         options: Mapping[str, Any],
     ) -> None:
         self._proxies = proxies
@@ -316,10 +316,10 @@ def http_client(settings: DataSourceSettings | HTTPSettings, **options: Any) -> 
     """An ``httpx.AsyncClient`` configured from the datasource's settings (module docs).
 
     ``options`` go to ``httpx.AsyncClient`` and win over the settings (e.g. ``timeout=``,
-    ``headers=``, ``transport=``; a ``transport`` of your own replaces the proxy rules and the
-    TLS settings). Raises :class:`ConfigurationError` for bad TLS material or values. The
-    client keeps no cookies between requests. Use it as an async context manager, or
-    ``await client.aclose()``.
+    ``headers=``, ``verify=``, ``transport=``; a ``transport`` of your own replaces the proxy
+    rules and the TLS settings). Raises :class:`ConfigurationError` for bad TLS material or
+    values. The client keeps no cookies between requests. Use it as an async context manager,
+    or ``await client.aclose()``.
 
     Example::
 
@@ -343,7 +343,12 @@ def http_client(settings: DataSourceSettings | HTTPSettings, **options: Any) -> 
     if settings.has_tls_material or settings.url.lower().startswith("https:"):
         tls = settings.ssl_context(owner)  # bad TLS material fails now, naming the key
 
-    def tls_context() -> ssl.SSLContext:
+    # httpx applies verify= only to a transport it builds itself: the router takes it over.
+    verify: ssl.SSLContext | bool | str | None = options.pop("verify", None)
+
+    def tls_context() -> ssl.SSLContext | bool | str:
+        if verify is not None:
+            return verify
         return tls if tls is not None else http_settings.ssl_context(owner)
 
     arguments: dict[str, Any] = {

@@ -565,3 +565,16 @@ async def test_https_goes_through_https_proxy_with_connect(
 
     assert seen["path"] == "/through"  # TLS to upstream.test, end to end through the tunnel
     assert proxy.seen == ["upstream.test:443"]  # type: ignore[attr-defined]
+
+
+async def test_a_verify_option_still_wins_over_the_settings(
+    https_server: Server, ca: trustme.CA
+) -> None:
+    # Since the proxy router builds the transports, httpx ignored verify= silently (it applies
+    # it only to a transport it builds itself): options are documented to win.
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    async with http_client(settings(https_server.url), verify=trusting) as client:
+        assert (await get(client))["path"] == "/x"
+    async with http_client(settings(https_server.url), verify=False) as client:
+        assert (await get(client))["path"] == "/x"
