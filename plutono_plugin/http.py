@@ -290,7 +290,16 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
 
 # http_client options that configure connections: httpx applies them only to transports it
 # builds itself, so they go to each transport the router makes.
-_TRANSPORT_OPTIONS = ("http1", "http2", "limits", "retries", "local_address", "socket_options")
+_TRANSPORT_OPTIONS = (
+    "http1",
+    "http2",
+    "limits",
+    "retries",
+    "local_address",
+    "socket_options",
+    "uds",
+    "cert",
+)
 
 
 def _no_cookies() -> CookieJar:
