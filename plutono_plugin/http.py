@@ -289,7 +289,8 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
 
 
 # http_client options that configure connections: httpx applies them only to transports it
-# builds itself, so they go to each transport the router makes.
+# builds itself, so they go to each transport the router makes. Not cert=: httpx would load
+# the certificate into the TLS context, which may be the one every datasource shares.
 _TRANSPORT_OPTIONS = (
     "http1",
     "http2",
@@ -298,7 +299,6 @@ _TRANSPORT_OPTIONS = (
     "local_address",
     "socket_options",
     "uds",
-    "cert",
 )
 
 

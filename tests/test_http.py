@@ -583,7 +583,7 @@ async def test_a_verify_option_still_wins_over_the_settings(
 
 
 async def test_a_unix_socket_option_reaches_the_transport(tmp_path: Path) -> None:
-    # uds= (like cert=) configures a transport: httpx dropped it beside the proxy router's.
+    # uds= configures a transport: httpx dropped it beside the proxy router's.
     class UnixServer(socketserver.ThreadingUnixStreamServer):
         daemon_threads = True
 
