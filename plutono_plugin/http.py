@@ -286,7 +286,7 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
     def __init__(
         self,
         proxies: EnvironmentProxies,
-        tls: Callable[[], ssl.SSLContext],
+        tls: Callable[[], ssl.SSLContext | bool | str],
         options: Mapping[str, Any],
     ) -> None:
         self._proxies = proxies
@@ -324,8 +324,17 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
 
 
 # http_client options that configure connections: httpx applies them only to transports it
-# builds itself, so they go to each transport the router makes.
-_TRANSPORT_OPTIONS = ("http1", "http2", "limits", "retries", "local_address", "socket_options")
+# builds itself, so they go to each transport the router makes. Not cert=: httpx would load
+# the certificate into the TLS context, which may be the one every datasource shares.
+_TRANSPORT_OPTIONS = (
+    "http1",
+    "http2",
+    "limits",
+    "retries",
+    "local_address",
+    "socket_options",
+    "uds",
+)
 
 
 def _no_cookies() -> CookieJar:
@@ -358,10 +367,10 @@ def http_client(
     headers included, come from their fields).
 
     ``options`` go to ``httpx.AsyncClient`` and win over the settings (e.g. ``timeout=``,
-    ``headers=``, ``transport=``; a ``transport`` of your own replaces the proxy rules and the
-    TLS settings). Raises :class:`ConfigurationError` for bad TLS material or values. The
-    client keeps no cookies between requests. Use it as an async context manager, or
-    ``await client.aclose()``.
+    ``headers=``, ``verify=``, ``transport=``; a ``transport`` of your own replaces the proxy
+    rules and the TLS settings). Raises :class:`ConfigurationError` for bad TLS material or
+    values. The client keeps no cookies between requests. Use it as an async context manager,
+    or ``await client.aclose()``.
 
     Example::
 
@@ -387,7 +396,12 @@ def http_client(
     if settings.has_tls_material or settings.url.lower().startswith("https:"):
         tls = settings.ssl_context(owner)  # bad TLS material fails now, naming the key
 
-    def tls_context() -> ssl.SSLContext:
+    # httpx applies verify= only to a transport it builds itself: the router takes it over.
+    verify: ssl.SSLContext | bool | str | None = options.pop("verify", None)
+
+    def tls_context() -> ssl.SSLContext | bool | str:
+        if verify is not None:
+            return verify
         return tls if tls is not None else http_settings.ssl_context(owner)
 
     arguments: dict[str, Any] = {

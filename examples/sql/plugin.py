@@ -113,30 +113,37 @@ def create_sample_database(path: Path, now: int | None = None) -> None:
     """Write the sample tables into a new SQLite file at ``path`` (atomically)."""
     now = int(time.time()) // 60 * 60 if now is None else now
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    with sqlite3.connect(partial) as connection:
-        connection.execute(
-            "CREATE TABLE metrics (time INTEGER, host TEXT, region TEXT, cpu REAL, mem REAL)"
-        )
-        connection.execute("CREATE INDEX metrics_time ON metrics (time)")
-        rows = [
-            (t, host, region, sample_cpu(t, number), 1000.0 + number * 100 + (t // 60) % 50)
-            for t in range(now - 2 * 86_400, now + 3_600, 60)
-            for number, (host, region) in enumerate(HOSTS)
-        ]
-        connection.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
-        connection.execute(
-            'CREATE TABLE events (time INTEGER, "timeEnd" INTEGER, title TEXT, text TEXT, '
-            "tags TEXT)"
-        )
-        events = [
-            (t, t + 600, "deploy", f"release {i}", "deploy,web")
-            for i, t in enumerate(range(now - 2 * 86_400, now, 6 * 3_600))
-        ]
-        connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
-    connection.close()
-    partial.replace(path)
+    # A fresh, unique scratch file: a fixed name beside ``path`` would overwrite (or delete) a
+    # file of that name that is not ours, in whatever folder the datasource's path names.
+    handle, scratch = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    partial = Path(scratch)
+    try:
+        with sqlite3.connect(partial) as connection:
+            connection.execute(
+                "CREATE TABLE metrics (time INTEGER, host TEXT, region TEXT, cpu REAL, mem REAL)"
+            )
+            connection.execute("CREATE INDEX metrics_time ON metrics (time)")
+            rows = [
+                (t, host, region, sample_cpu(t, number), 1000.0 + number * 100 + (t // 60) % 50)
+                for t in range(now - 2 * 86_400, now + 3_600, 60)
+                for number, (host, region) in enumerate(HOSTS)
+            ]
+            connection.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+            connection.execute(
+                'CREATE TABLE events (time INTEGER, "timeEnd" INTEGER, title TEXT, text TEXT, '
+                "tags TEXT)"
+            )
+            events = [
+                (t, t + 600, "deploy", f"release {i}", "deploy,web")
+                for i, t in enumerate(range(now - 2 * 86_400, now, 6 * 3_600))
+            ]
+            connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
+        connection.close()
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 # Authorizer action codes a read-only query needs (https://sqlite.org/c3ref/c_alter_table.html):

@@ -212,6 +212,18 @@ async def test_sql_an_open_default_directory_is_refused(
     assert health.status == "ERROR" and "is open to other users (mode 0777" in health.message
 
 
+def test_sql_creating_a_database_leaves_files_beside_it_alone(tmp_path: Path) -> None:
+    # The scratch file was "<name>.partial" beside the path, deleted first: a file of that
+    # name in the folder a datasource's path names was lost.
+    neighbour = tmp_path / "notes.partial"
+    neighbour.write_text("not the plugin's")
+
+    _example().create_sample_database(tmp_path / "notes.sqlite", now=NOW)
+
+    assert neighbour.read_text() == "not the plugin's"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.partial", "notes.sqlite"]
+
+
 @pytest.mark.parametrize(
     ("json_data", "problem"),
     [
