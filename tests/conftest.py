@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import pytest
 from plutono_plugin import Headers, RequestContext, ResourceRequest
 from plutono_plugin.cli.build import build_plugin_dir
 from tests._tools import ROOT
+
+# The SQL example confines explicit database paths to its database root (examples/sql,
+# ``database_root``); the suite's databases live in pytest's temporary folders. Set here, at
+# import, so every plugin process a test starts inherits it.
+os.environ.setdefault("PL_PLUGIN_DATABASE_ROOT", tempfile.gettempdir())
 
 
 def _build(factory: pytest.TempPathFactory, source: Path, name: str) -> Path:
