@@ -138,6 +138,11 @@ class PluginHost(PluginClient):
     ) -> AsyncIterator[PluginHost]:
         """Launch the plugin, yield the host, and stop the plugin on exit.
 
+        Example::
+
+            async with PluginHost.start("build/plugins/quickstart", json_data={"x": 1}) as host:
+                print(await host.collect_metrics())
+
         Args:
             plugin_dir: the plugin's directory: its ``plugin.json`` and the executable it
                 names (``<executable>_<os>_<arch>``), as Plutono finds them.
@@ -159,10 +164,6 @@ class PluginHost(PluginClient):
             inherit_environment: ``False`` leaves this process's environment out (only
                 ``env`` and Plutono's own variables), as under a service manager.
 
-        Example::
-
-            async with PluginHost.start("build/plugins/quickstart", json_data={"x": 1}) as host:
-                print(await host.collect_metrics())
         """
         host = await cls.launch(
             plugin_dir,

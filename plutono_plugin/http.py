@@ -439,8 +439,9 @@ def http_client(
 
 
 def forward_headers(context: RequestContext) -> dict[str, str]:
-    """Headers to add for the call of ``context``: the user's ``Authorization`` when the
-    datasource's ``oauthPassThru`` is on.
+    """Headers to add for the call of ``context``: the user's ``Authorization``, if forwarded.
+
+    Only when the datasource's ``oauthPassThru`` is on.
 
     Plutono sends the signed-in user's OAuth token as the request's ``Authorization`` header
     when the datasource forwards OAuth identity (contract 2.4.1); alert queries have no user

@@ -172,6 +172,11 @@ class Frame:
         times, ``None`` nulls; ``time_columns`` are read as time (datetimes, ISO text or epoch
         seconds); ``limit`` keeps the first rows and adds a warning notice when it cuts.
 
+        Example::
+
+            cursor = connection.execute("SELECT time, host, cpu FROM metrics")
+            frame = Frame.from_rows(cursor, "metrics", time_columns=["time"], limit=10_000)
+
         Args:
             rows: a DB-API cursor (its ``description`` names the columns), dicts, or
                 tuples/lists.
@@ -188,10 +193,6 @@ class Frame:
             limit: keep at most this many rows (``None``: all).
             ref_id: the frame's refId (empty: filled in by the query dispatcher).
 
-        Example::
-
-            cursor = connection.execute("SELECT time, host, cpu FROM metrics")
-            frame = Frame.from_rows(cursor, "metrics", time_columns=["time"], limit=10_000)
         """
         from ._rows import RowOptions, frame_from_rows
 
