@@ -111,15 +111,25 @@ class HTTPSettings:
     """
 
     url: str = ""
+    """The datasource's URL, the client's ``base_url``."""
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    """``(user, password)`` for HTTP basic auth; ``None`` when the switch is off."""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Custom headers sent on every request (``httpHeaderName<N>``/``httpHeaderValue<N>``)."""
     oauth_pass_through: bool = False
+    """True when the datasource forwards the user's OAuth identity (``oauthPassThru``)."""
     tls_skip_verify: bool = False
+    """True: no verification of the server's certificate (``tlsSkipVerify``)."""
     tls_ca_cert: str = field(default="", repr=False)
+    """The PEM CA certificate to trust instead of the system's; empty: the system's."""
     tls_client_cert: str = field(default="", repr=False)
+    """The PEM client certificate for mutual TLS; empty: none."""
     tls_client_key: str = field(default="", repr=False)
+    """The PEM key of ``tls_client_cert``."""
     server_name: str = ""
+    """The TLS server name for SNI and verification (``serverName``); empty: the URL's host."""
     timeout: float = DEFAULT_TIMEOUT
+    """Seconds per request (``jsonData.timeout``; default 30, Plutono's data proxy timeout)."""
 
     @classmethod
     def from_datasource(cls, settings: DataSourceSettings) -> HTTPSettings:
@@ -220,6 +230,9 @@ class HTTPSettings:
 
     def ssl_context(self, owner: str = "datasource") -> ssl.SSLContext:
         """The TLS context: the CA (or the system's), the client certificate, verification.
+
+        ``owner`` names the datasource in the :class:`ConfigurationError` raised for bad
+        certificates or keys.
 
         Without a CA or client certificate of its own, every datasource shares one context per
         process (the system's CA store is read once; skipping verification reads none).
@@ -426,7 +439,9 @@ def http_client(
 
 
 def forward_headers(context: RequestContext) -> dict[str, str]:
-    """Headers to add for this call: the user's ``Authorization`` when ``oauthPassThru`` is on.
+    """Headers to add for the call of ``context``: the user's ``Authorization``, if forwarded.
+
+    Only when the datasource's ``oauthPassThru`` is on.
 
     Plutono sends the signed-in user's OAuth token as the request's ``Authorization`` header
     when the datasource forwards OAuth identity (contract 2.4.1); alert queries have no user
