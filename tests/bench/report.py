@@ -278,7 +278,7 @@ def _updates(data: Mapping[str, Any]) -> list[str]:
         )
         lines.append(
             f"Rows measured again by `{update['command']}` on {update['date']} (the figures of "
-            f"one run, side by side with the Go reference): {titles}."
+            f"one run, side by side with the Go reference where it has one): {titles}."
         )
     return [*lines, ""] if lines else []
 
