@@ -238,8 +238,7 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
             False,
         ),
         (
-            f"`new` {ARROW} first answered query under the dev host ≤ 15 s, warm cache "
-            "(issue #18)",
+            f"`new` {ARROW} first answered query under the dev host ≤ 15 s, warm cache (issue #18)",
             median("new_to_query_s", "ours"),
             15,
             False,
@@ -298,7 +297,7 @@ def _authoring(data: Mapping[str, Any]) -> list[str]:
     """Section 9 (issue #18): a new project's first answer, a pandas plugin's cold start."""
     config = data["config"]
     stages = data.get("extras", {}).get("new_to_query_stages_s", {})
-    split = ", ".join(
+    split = ", ".join(  # seconds spent in each command
         f"`{name.removesuffix('_s')}` {statistics.median(values):.1f} s"
         for name, values in stages.items()
         if values
@@ -308,10 +307,11 @@ def _authoring(data: Mapping[str, Any]) -> list[str]:
         "",
         "From nothing to a first answer: `plutono-plugin new DIR`, `plutono-plugin build "
         "DIR/src --out DIR/build/<id> --platform <this machine's>` and `plutono-plugin host "
-        "DIR/build/<id> query '{\"refId\": \"A\", \"queryType\": \"constant\"}'` (the "
+        'DIR/build/<id> query \'{"refId": "A", "queryType": "constant"}\'` (the '
         "dev host, `PluginHost`: start, handshake, QueryData, stop), each its own process as "
         "the new project's README runs them, with the dependency cache warm (median of "
-        f"{config.get('new_reps', 0)} after {config.get('new_warmup', 0)} unrecorded)" + (f"; median split: {split}." if split else "."),
+        f"{config.get('new_reps', 0)} after {config.get('new_warmup', 0)} unrecorded)"
+        + (f"; median split: {split}." if split else "."),
         "",
         "| Metric | ours | Ratio |",
         "| --- | --- | --- |",
