@@ -306,7 +306,7 @@ def _authoring(data: Mapping[str, Any]) -> list[str]:
         "## 9. Start-up for plugin authors (issue #18)",
         "",
         "From nothing to a first answer: `plutono-plugin new DIR`, `plutono-plugin build "
-        "DIR/src --out DIR/build/<id> --platform <this machine's>` and `plutono-plugin host "
+        "DIR/src --out DIR/build/<id> --platform <platform>` (this machine's) and `plutono-plugin host "
         'DIR/build/<id> query \'{"refId": "A", "queryType": "constant"}\'` (the '
         "dev host, `PluginHost`: start, handshake, QueryData, stop), each its own process as "
         "the new project's README runs them, with the dependency cache warm (median of "
