@@ -306,9 +306,10 @@ def _authoring(data: Mapping[str, Any]) -> list[str]:
         "## 9. Start-up for plugin authors (issue #18)",
         "",
         "From nothing to a first answer: `plutono-plugin new DIR`, `plutono-plugin build "
-        "DIR/src --out DIR/build/<id> --platform <platform>` (this machine's) and `plutono-plugin host "
-        'DIR/build/<id> query \'{"refId": "A", "queryType": "constant"}\'` (the '
-        "dev host, `PluginHost`: start, handshake, QueryData, stop), each its own process as "
+        "DIR/src --out DIR/build/<id> --platform <platform>` (this machine's) and "
+        '`plutono-plugin host DIR/build/<id> query \'{"refId": "A", "queryType": '
+        '"constant"}\'` (the dev host, `PluginHost`: start, handshake, QueryData, stop), '
+        "each its own process as "
         "the new project's README runs them, with the dependency cache warm (median of "
         f"{config.get('new_reps', 0)} after {config.get('new_warmup', 0)} unrecorded)"
         + (f"; median split: {split}." if split else "."),
