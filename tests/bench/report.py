@@ -72,6 +72,22 @@ def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
         Metric("rss_growth_deadline_pct", "RSS growth over deadline-expired calls", "%", ()),
         Metric("rss_growth_mixed_pct", "RSS growth over mixed calls", "%", ()),
         Metric("oversized_peak_mb", "peak RSS added by an oversized request", "MiB", ()),
+        *(
+            metric
+            for mix, calls in (("cancel", "cancelled"), ("deadline", "deadline-expired"))
+            for metric in (
+                Metric(f"rss_settled_growth_{mix}_pct", f"settled: RSS growth, {calls}", "%", ()),
+                Metric(
+                    f"rss_settled_bytes_per_call_{mix}", f"settled: RSS per call, {calls}", "B", ()
+                ),
+                Metric(
+                    f"tracemalloc_growing_sites_{mix}",
+                    f"settled: growing allocation sites, {calls}",
+                    "sites",
+                    (),
+                ),
+            )
+        ),
     ]
     return found
 
@@ -185,6 +201,24 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
                 ("cancelled", "rss_growth_cancel_pct"),
                 ("deadline-expired", "rss_growth_deadline_pct"),
                 ("mixed", "rss_growth_mixed_pct"),
+            )
+        ),
+        *(
+            goal
+            for mix, calls in (("cancel", "cancelled"), ("deadline", "deadline-expired"))
+            for goal in (
+                (
+                    f"settled heap: RSS growth over {calls} calls ≤ 5 % (issue #17)",
+                    median(f"rss_settled_growth_{mix}_pct", "ours"),
+                    5,
+                    False,
+                ),
+                (
+                    f"settled heap: no allocation site growing over {calls} calls (issue #17)",
+                    median(f"tracemalloc_growing_sites_{mix}", "ours"),
+                    0,
+                    False,
+                ),
             )
         ),
     ]
@@ -315,10 +349,100 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         _row(data, "rss_growth_mixed_pct", ("ours", "go"), 2),
         _row(data, "oversized_peak_mb", ("ours", "go"), 1),
         "",
+        *_settled_section(data),
     ]
     if NOTES.is_file():
         out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(line for line in out if line is not None) + "\n"
+
+
+def _settled_section(data: Mapping[str, Any]) -> list[str]:
+    """Section 7b (``tests/bench/leak.py``): settled RSS growth and the tracemalloc diffs."""
+    found = data.get("extras", {}).get("settled_giveups")
+    if not found:
+        return []
+    config = data["config"]
+    runs = [r for r in data.get("partial_runs", []) if any("settled" in m for m in r["metrics"])]
+    source = ""
+    if runs:
+        source = f"Measured by `{runs[-1]['command']}` on {runs[-1]['date']}, apart from the rest. "
+    out = [
+        "## 7b. Calls the host gives up on, once the heap has settled (issue #17)",
+        "",
+        f"{source}One process of ours per kind takes rounds of {config['settle_calls']:,} "
+        "calls of section 7 (cancelled after 5 ms, or with a 5 ms deadline) until two rounds in "
+        f"a row each add less than {config['settle_pct']} % to its RSS, then "
+        f"{config['settled_calls']:,} more in {config['settled_chunks']} chunks. A second "
+        "process per kind runs the same load under `PLUTONO_PLUGIN_TRACEMALLOC` "
+        "(`plutono_plugin/_runtime/memtrace.py`; snapshots after settling, halfway and at the "
+        "end): a site that grew by 64 KiB or more in both halves is *growing*. Code: "
+        "`tests/bench/leak.py`.",
+        "",
+        "| Metric | ours | go | Ratio |",
+        "| --- | --- | --- | --- |",
+    ]
+    for mix in ("cancel", "deadline"):
+        out += [
+            _row(data, f"rss_settled_growth_{mix}_pct", ("ours", "go"), 2),
+            _row(data, f"rss_settled_bytes_per_call_{mix}", ("ours", "go"), 1),
+            _row(data, f"tracemalloc_growing_sites_{mix}", ("ours", "go"), 0),
+        ]
+    out += [
+        "",
+        "| Kind | Load average | Settling: calls, RSS MiB | RSS after each chunk, MiB "
+        "| Traced memory change | Largest traced growth (innermost frame in plutono_plugin) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for mix, result in found.items():
+        trace = result["tracemalloc"]
+        top = trace["top"][0] if trace["top"] else None
+        where = "—"
+        if top is not None:
+            site = "/".join(top["site"].rsplit("/", 2)[-2:])
+            inside = f" (`{top['plugin']}`)" if top["plugin"] else ""
+            where = f"{top['bytes']:+,} B at `{site}`{inside}"
+        settle = ", ".join(f"{value:.1f}" for value in result["settle_rss_mb"])
+        out.append(
+            f"| {mix} | {result['load_average_before']:.1f} {ARROW} "
+            f"{result['load_average_after']:.1f} | {result['settle_calls']:,}: {settle} | "
+            f"{', '.join(f'{value:.1f}' for value in result['rss_mb'])} | "
+            f"{trace['traced_growth_bytes'] / 1024:+,.0f} KiB | {where} |"
+        )
+    return [*out, ""]
+
+
+def merge_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
+    """Replace only this run's metrics in ``docs``' reports (``python -m tests.bench --only``).
+
+    The other figures keep the full run they came from; ``partial_runs`` says which metrics
+    came from which command, date and machine load.
+    """
+    fresh = build_json(bench, command)
+    data: dict[str, Any] = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
+    data["metrics"].update(fresh["metrics"])
+    data["extras"].update(fresh["extras"])
+    # settings of section 7b (tests/bench/leak.py); the others stay those of the full run
+    data["config"].update(
+        {key: value for key, value in fresh["config"].items() if key.startswith("settle")}
+    )
+    runs = [r for r in data.get("partial_runs", []) if set(r["metrics"]) - set(fresh["metrics"])]
+    runs.append(
+        {
+            "command": command,
+            "date": fresh["date"],
+            "machine": fresh["machine"],
+            "load_average": fresh["extras"]
+            .get("settled_giveups", {})
+            .get("load_average_before", os.getloadavg()[0]),
+            "config": fresh["config"],
+            "metrics": sorted(fresh["metrics"]),
+        }
+    )
+    data["partial_runs"] = runs
+    (docs / "benchmarks.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    markdown = build_markdown(data, data["config"]["concurrency"])
+    (docs / "benchmarks.md").write_text(markdown, encoding="utf-8")
+    return data
 
 
 def write_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:

@@ -56,6 +56,11 @@ class Config:
     giveup_calls: int = 10_000
     giveup_warmup: int = 2_000
     oversized_bytes: int = 200_000_000
+    settle_calls: int = 5_000
+    settle_rounds: int = 12
+    settle_pct: float = 0.5
+    settled_calls: int = 50_000
+    settled_chunks: int = 5
 
     @classmethod
     def quick(cls) -> Config:
@@ -80,6 +85,10 @@ class Config:
             giveup_calls=100,
             giveup_warmup=20,
             oversized_bytes=20_000_000,
+            settle_calls=50,
+            settle_rounds=1,
+            settled_calls=100,
+            settled_chunks=2,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -345,12 +354,17 @@ MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
 )
 
 
-def run_all(config: Config, workdir: Path, log: Callable[[str], None] = lambda _: None) -> Bench:
-    """Prepare the plugins and run every measurement; return the samples."""
+def run_all(
+    config: Config,
+    workdir: Path,
+    log: Callable[[str], None] = lambda _: None,
+    measurements: Sequence[Callable[[Bench], None]] = MEASUREMENTS,
+) -> Bench:
+    """Prepare the plugins and run ``measurements`` (default: all); return the samples."""
     bench = Bench(config, workdir)
     bench.plugins = prepare_plugins(workdir / "plugins")
     go_binary("goencode")
-    for measurement in MEASUREMENTS:
+    for measurement in measurements:
         began = time.monotonic()
         log(f"{measurement.__name__} ...")
         measurement(bench)
