@@ -154,9 +154,9 @@ def prepare(
         output = parent / f"{number}-{build.fixture or 'cache'}" / build.source.name
         result = _build(build, output)
         outcome = "failed" if isinstance(result, str) else "built"
-        options = " ".join(build.options)
+        what = " ".join([str(build.source.relative_to(ROOT)), *build.options])
         report(
-            f"prebuilt {build.source.relative_to(ROOT)} {options}: {outcome} in "
+            f"prebuilt {what}: {outcome} in "
             f"{time.monotonic() - began:.1f} s (outside the per-test timeout)"
         )
         if build.fixture:

@@ -8,8 +8,10 @@ Issue #17 item 18: RSS growth over 10k cancelled calls after a fixed 2k-call war
    and h2's windows have settled;
 2. then ``settled_calls`` (≥ 50k in ``make bench``) more in ``settled_chunks`` chunks; growth is
    reported in % and in bytes per call, with the RSS after each chunk (a leak climbs steadily,
-   a late warm-up flattens);
-3. a second process runs the same load with ``PLUTONO_PLUGIN_TRACEMALLOC`` set
+   a late warm-up flattens). Every reading waits until the plugin is idle
+   (:func:`~tests.bench.runner.wait_idle`): on a busy machine it drains a backlog of calls the
+   host already gave up on for tens of seconds, and memory read earlier measures that backlog;
+3. a second process runs ``trace_calls`` of them with ``PLUTONO_PLUGIN_TRACEMALLOC`` set
    (``plutono_plugin/_runtime/memtrace.py``): snapshots after settling, halfway and at the end;
    an allocation site that grew in both halves is a *growing site*. The top sites by growth, with
    the innermost frame inside ``plutono_plugin`` named, go to ``benchmarks.json`` (extras).
@@ -28,7 +30,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from tests.bench.runner import Bench, _started, rss_mb
+from tests.bench.runner import Bench, _started, rss_mb, wait_idle
 from tests.interop.gohost import GoHost, Query
 
 SLOW: list[Query] = [{"ref_id": "A", "query_type": "slow", "json": {"durationMs": 40}}]
@@ -59,6 +61,7 @@ def _settle(bench: Bench, host: GoHost, pid: int, mix: str) -> tuple[int, list[f
     quiet = 0
     for _ in range(config.settle_rounds):
         _calls(host, mix, config.settle_calls)
+        wait_idle(pid)
         curve.append(rss_mb(pid))
         quiet = quiet + 1 if curve[-1] < curve[-2] * (1 + config.settle_pct / 100) else 0
         if quiet == 2:
@@ -67,6 +70,7 @@ def _settle(bench: Bench, host: GoHost, pid: int, mix: str) -> tuple[int, list[f
 
 
 def _snapshot(pid: int, path: Path) -> tracemalloc.Snapshot:
+    wait_idle(pid)
     os.kill(pid, signal.SIGUSR1)
     deadline = time.monotonic() + 300
     while True:
@@ -127,9 +131,12 @@ def _rss_run(bench: Bench, mix: str) -> dict[str, Any]:
         result["settle_calls"], settle_curve = _settle(bench, host, pid, mix)
         result["settle_rss_mb"] = [round(value, 2) for value in settle_curve]
         curve = [rss_mb(pid)]
+        drained = []
         for _ in range(config.settled_chunks):
             _calls(host, mix, chunk)
+            drained.append(round(wait_idle(pid), 1))
             curve.append(rss_mb(pid))
+        result["drain_s"] = drained
     made = chunk * config.settled_chunks
     bench.add(f"rss_settled_growth_{mix}_pct", "ours", (curve[-1] / curve[0] - 1) * 100)
     bench.add(f"rss_settled_bytes_per_call_{mix}", "ours", (curve[-1] - curve[0]) * MIB / made)
@@ -156,7 +163,7 @@ def measure_settled_giveups(bench: Bench) -> None:
     found: dict[str, Any] = {}
     for mix in MIXES:
         result = _rss_run(bench, mix)
-        result["tracemalloc"] = _trace_run(bench, mix, result["calls"])
+        result["tracemalloc"] = _trace_run(bench, mix, bench.config.trace_calls)
         sites = len(result["tracemalloc"]["growing_sites"])
         bench.add(f"tracemalloc_growing_sites_{mix}", "ours", float(sites))
         found[mix] = result

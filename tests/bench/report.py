@@ -372,8 +372,10 @@ def _settled_section(data: Mapping[str, Any]) -> list[str]:
         f"{source}One process of ours per kind takes rounds of {config['settle_calls']:,} "
         "calls of section 7 (cancelled after 5 ms, or with a 5 ms deadline) until two rounds in "
         f"a row each add less than {config['settle_pct']} % to its RSS, then "
-        f"{config['settled_calls']:,} more in {config['settled_chunks']} chunks. A second "
-        "process per kind runs the same load under `PLUTONO_PLUGIN_TRACEMALLOC` "
+        f"{config['settled_calls']:,} more in {config['settled_chunks']} chunks; every reading "
+        "waits until the plugin is idle (on a busy machine it is still draining calls the host "
+        "gave up on long after the load ends). A second process per kind settles alike and runs "
+        f"{config.get('trace_calls', 0):,} more under `PLUTONO_PLUGIN_TRACEMALLOC` "
         "(`plutono_plugin/_runtime/memtrace.py`; snapshots after settling, halfway and at the "
         "end): a site that grew by 64 KiB or more in both halves is *growing*. Code: "
         "`tests/bench/leak.py`.",
@@ -390,8 +392,9 @@ def _settled_section(data: Mapping[str, Any]) -> list[str]:
     out += [
         "",
         "| Kind | Load average | Settling: calls, RSS MiB | RSS after each chunk, MiB "
-        "| Traced memory change | Largest traced growth (innermost frame in plutono_plugin) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Draining after each chunk, s | Traced memory change "
+        "| Largest traced growth (innermost frame in plutono_plugin) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mix, result in found.items():
         trace = result["tracemalloc"]
@@ -406,6 +409,7 @@ def _settled_section(data: Mapping[str, Any]) -> list[str]:
             f"| {mix} | {result['load_average_before']:.1f} {ARROW} "
             f"{result['load_average_after']:.1f} | {result['settle_calls']:,}: {settle} | "
             f"{', '.join(f'{value:.1f}' for value in result['rss_mb'])} | "
+            f"{', '.join(f'{value:.0f}' for value in result.get('drain_s', []))} | "
             f"{trace['traced_growth_bytes'] / 1024:+,.0f} KiB | {where} |"
         )
     return [*out, ""]
@@ -423,7 +427,7 @@ def merge_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
     data["extras"].update(fresh["extras"])
     # settings of section 7b (tests/bench/leak.py); the others stay those of the full run
     data["config"].update(
-        {key: value for key, value in fresh["config"].items() if key.startswith("settle")}
+        {k: v for k, v in fresh["config"].items() if k.startswith(("settle", "trace"))}
     )
     runs = [r for r in data.get("partial_runs", []) if set(r["metrics"]) - set(fresh["metrics"])]
     runs.append(

@@ -61,6 +61,7 @@ class Config:
     settle_pct: float = 0.5
     settled_calls: int = 50_000
     settled_chunks: int = 5
+    trace_calls: int = 10_000
 
     @classmethod
     def quick(cls) -> Config:
@@ -89,6 +90,7 @@ class Config:
             settle_rounds=1,
             settled_calls=100,
             settled_chunks=2,
+            trace_calls=100,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -131,6 +133,30 @@ def rss_mb(pid: int) -> float:
 def peak_rss_mb(pid: int) -> float:
     """Peak resident set size of ``pid`` in MiB (``VmHWM``)."""
     return _status_mb(pid, "VmHWM")
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of ``pid`` in clock ticks (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_idle(pid: int, *, timeout: float = 600.0) -> float:
+    """Wait until ``pid`` uses under 2 % of a core for a second; return the seconds waited.
+
+    The host gives up on a call after 5 ms and starts the next, so on a busy machine the plugin
+    can be tens of seconds behind when a load ends: its socket still holds the frames of
+    thousands of calls. Memory read before that backlog is drained measures the backlog.
+    """
+    began = time.monotonic()
+    ticks = cpu_ticks(pid)
+    while time.monotonic() - began < timeout:
+        time.sleep(1.0)
+        now = cpu_ticks(pid)
+        if now - ticks <= 2:
+            break
+        ticks = now
+    return time.monotonic() - began
 
 
 def _checked(reply: dict[str, Any], what: str) -> dict[str, Any]:
