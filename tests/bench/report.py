@@ -396,7 +396,11 @@ def _settled_section(data: Mapping[str, Any]) -> list[str]:
         "| Largest traced growth (innermost frame in plutono_plugin) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for mix, result in found.items():
+    earlier = data["extras"].get("settled_giveups_earlier")
+    rows = [(f"{mix}", result) for mix, result in found.items()]
+    if earlier:
+        rows += [(f"{mix}, run of {earlier['date']}", r) for mix, r in earlier["runs"].items()]
+    for mix, result in rows:
         trace = result["tracemalloc"]
         top = trace["top"][0] if trace["top"] else None
         where = "—"
@@ -423,6 +427,11 @@ def merge_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
     """
     fresh = build_json(bench, command)
     data: dict[str, Any] = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
+    earlier = data["extras"].get("settled_giveups")
+    if earlier and "settled_giveups" in fresh["extras"]:  # keep one earlier run beside it
+        runs = [r for r in data.get("partial_runs", []) if "settled_giveups" in r.get("extras", [])]
+        when = runs[-1]["date"] if runs else data["date"]
+        data["extras"]["settled_giveups_earlier"] = {"date": when, "runs": earlier}
     data["metrics"].update(fresh["metrics"])
     data["extras"].update(fresh["extras"])
     # settings of section 7b (tests/bench/leak.py); the others stay those of the full run
@@ -440,6 +449,7 @@ def merge_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
             .get("load_average_before", os.getloadavg()[0]),
             "config": fresh["config"],
             "metrics": sorted(fresh["metrics"]),
+            "extras": sorted(fresh["extras"]),
         }
     )
     data["partial_runs"] = runs
