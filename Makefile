@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all venv proto lint typecheck interop shipping test example demo package bench docs snapshots clean
+.PHONY: all venv proto lint typecheck interop shipping browser test example demo package dist bench docs snapshots reference clean
 
 # The build machine's platform, as Plutono names executables (linux_amd64, darwin_arm64).
 HOST_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
@@ -70,7 +70,22 @@ shipping: $(STAMP)
 	    echo "no /usr/bin/python3: the shipped-plugin tests will skip (and fail in CI)"
 	$(BIN)/plutono-plugin build examples/quickstart --out build/plugins/quickstart-all >/dev/null
 
-test: $(STAMP) interop shipping
+# What the real-browser tests (tests/browser) need, prepared outside pytest's per-test timeout:
+# Debian's Chromium and the Roboto font Plutono's theme names (through apt when missing, like
+# python3 above), the npm packages of tests/browser (React, the 7.5.17 @grafana packages,
+# AngularJS, esbuild...) and their browser bundle (tests/browser/build, a few seconds).
+browser:
+	@{ test -x /usr/bin/chromium && fc-list 2>/dev/null | grep -qi roboto; } || { \
+	    command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-roboto-unhinted \
+	    >/dev/null; } || echo "no chromium: the browser tests will skip (and fail in CI)"
+	@if command -v npm >/dev/null 2>&1; then \
+	    test -d tests/browser/node_modules || \
+	    (cd tests/browser && npm ci --no-audit --no-fund --silent) || exit 1; \
+	    (cd tests/browser && node build.mjs) || exit 1; \
+	else echo "npm not found: the browser tests will skip (and fail in CI)"; fi
+
+test: $(STAMP) interop shipping browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing" >&2; exit 1; fi; exit $$rc
 
@@ -89,6 +104,13 @@ package: $(STAMP)
 	$(BIN)/plutono-plugin build examples/quickstart --out build/plugins/quickstart-all
 	$(BIN)/plutono-plugin package build/plugins/quickstart-all --out build/dist
 
+# The framework itself as an sdist and a wheel (dist/), to `pip install` into a plugin's own
+# project until it is on a package index (README "Writing your own plugin").
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist . >/dev/null
+	@ls dist
+
 bench: $(STAMP) interop
 	$(BIN)/python -m tests.bench
 
@@ -97,8 +119,12 @@ bench: $(STAMP) interop
 snapshots: $(STAMP)
 	$(BIN)/python -m tests.frontend.snapshot
 
+# Rewrite docs/reference.md from the docstrings; tests/test_reference.py checks it is current.
+reference: $(STAMP)
+	$(BIN)/python -m tests.reference
+
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache tests/interop/bin
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache tests/interop/bin tests/browser/build

@@ -18,7 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("ASGIApp", "AsgiFailure", "AsgiResult", "call_asgi")
+from ._calls import is_cancellation
+
+__all__ = ("ASGIApp", "AsgiFailure", "AsgiResult", "BodyCut", "call_asgi")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,7 +45,23 @@ _HOP_BY_HOP = frozenset(
 
 
 class AsgiFailure(Exception):
-    """The app failed or broke the protocol before ``http.response.start`` (already logged)."""
+    """No response could be had from the app (``status`` says which HTTP status to answer).
+
+    The app failed or broke the protocol before its body began (already logged, 500), or the
+    request cannot be given to it (400).
+    """
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BodyCut(Exception):
+    """A streamed body ended early: the app failed after the status had gone out.
+
+    Already logged. The transport must not end the call as a success: with an error status
+    Plutono appends its error to the partial body (contract 2.4.4).
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +99,12 @@ class _Call:
     async def run(self) -> None:
         try:
             await self._app(self._scope, self._receive, self._send)
-        except Exception as error:
+        except BaseException as error:
+            # SystemExit, KeyboardInterrupt (asyncio re-raises both out of the loop: the
+            # process would end), a custom BaseException or a CancelledError nobody asked for
+            # (the call would wait for its deadline): this call's 500, the process serves on.
+            if is_cancellation(error):
+                raise
             logger.error("ASGI app mounted as %r raised", self._name, exc_info=error)
             if not self._response_complete:
                 await self._events.put(_Failed(error))
@@ -118,6 +141,21 @@ class _Call:
         self._finished.set()
 
 
+def _scope_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """ASGI's header pairs; a name outside latin-1 cannot be given to the app (400)."""
+    pairs: list[tuple[bytes, bytes]] = []
+    for key, value in headers:
+        try:
+            name = key.lower().encode("latin-1")
+        except UnicodeEncodeError:
+            raise AsgiFailure(
+                f"request header name {key!r} is not latin-1: an ASGI app cannot receive it",
+                status=400,
+            ) from None
+        pairs.append((name, value.encode("latin-1", "replace")))
+    return pairs
+
+
 def _failure_text(failure: _Failed) -> str:
     if failure.error is None:
         return "ASGI app returned without completing its response"
@@ -141,9 +179,10 @@ async def call_asgi(
     """Call ``app`` once and collect its response.
 
     ``path`` is the full path (it includes ``root_path``, as ASGI 2.x servers do). A failure
-    before ``http.response.start`` raises :class:`AsgiFailure` with the app's error text; a
-    failure after it ends the body early (the status is already fixed). The app task stays in
-    ``tasks`` while it runs (background tasks after the response) so that the owner can cancel it.
+    before the body begins raises :class:`AsgiFailure` with the app's error text; a failure
+    while streaming ends the body iterator with :class:`BodyCut` (the status is already out).
+    The app task stays in ``tasks`` while it runs (background tasks after the response) so
+    that the owner can cancel it.
     """
     scope: Scope = {
         "type": "http",
@@ -154,10 +193,7 @@ async def call_asgi(
         "path": path,
         "root_path": root_path,
         "query_string": query_string,
-        "headers": [
-            (key.lower().encode("latin-1"), value.encode("latin-1", "replace"))
-            for key, value in headers
-        ],
+        "headers": _scope_headers(headers),
         "client": client,
         "server": ("localhost", 80),
         "state": {},
@@ -188,8 +224,8 @@ async def call_asgi(
         task.cancel()
         raise
     if isinstance(first, _Failed):
-        # Status and headers exist but no body came: answer them with what we have.
-        return AsgiResult(status, response_headers, b"")
+        # Nothing has gone out yet: a 500 tells the truth, the app's status would not.
+        raise AsgiFailure(_failure_text(first))
     if first["type"] != "http.response.body":
         call.stop()
         task.cancel()
@@ -208,11 +244,11 @@ async def _stream(
         yield first
         while True:
             event = await call.next_event()
-            if isinstance(event, _Failed):
-                return  # already logged by _Call.run; the status was sent with the first chunk
+            if isinstance(event, _Failed):  # logged by _Call.run; the status is already out
+                raise BodyCut(f"ASGI app {name!r} failed while streaming: {_failure_text(event)}")
             if event["type"] != "http.response.body":
                 logger.error("ASGI app %r sent %r while streaming", name, event["type"])
-                return
+                raise BodyCut(f"ASGI app {name!r} sent {event['type']!r} while streaming")
             more = bool(event.get("more_body", False))
             chunk = bytes(event.get("body", b""))
             if not more:

@@ -152,7 +152,9 @@ def bind_handler(
         else:
             raise TypeError(
                 f"{where}: parameter {parameter.name!r} is annotated {annotation!r}, "
-                "which the framework cannot provide"
+                "which the framework cannot provide; it provides "
+                + _providable(input_types, allow_context, allow_model, options_type, path_params)
+                + f" (or give {parameter.name!r} a default)"
             )
     for parameter_name in positional:
         left = [slot for slot in free if slot not in slots.values()]
@@ -168,6 +170,37 @@ def bind_handler(
         annotations=types.MappingProxyType(annotations),
         is_async=is_async,
     )
+
+
+def _providable(
+    input_types: tuple[object, ...],
+    allow_context: bool,
+    allow_model: bool,
+    options_type: type[Any] | None,
+    path_params: Collection[str],
+) -> str:
+    """The parameter kinds a handler of this kind may ask for, as a sentence fragment."""
+    kinds = [
+        " or ".join(_type_name(kind) for kind in input_types if kind not in (Any, object))
+        + " (the handler's input)"
+    ]
+    if allow_context:
+        kinds.append("RequestContext (the call's context)")
+    if options_type is not None:
+        kinds.append(f"{options_type.__name__} (the plugin's options)")
+    elif allow_context:
+        kinds.append("the plugin's options type (Plugin(options=...); this plugin declares none)")
+    if allow_model:
+        kinds.append("a dataclass or pydantic model (the query JSON decoded into it)")
+    if allow_context:
+        kinds.append(f"a parameter named {INSTANCE_PARAMETER!r} (the @plugin.instance object)")
+    if path_params:
+        kinds.append("the path parameters " + ", ".join(repr(name) for name in path_params))
+    return ", ".join(kinds)
+
+
+def _type_name(annotation: object) -> str:
+    return getattr(annotation, "__name__", repr(annotation))
 
 
 def _is_coroutine_function(handler: Callable[..., Any]) -> bool:

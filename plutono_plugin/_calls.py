@@ -2,7 +2,8 @@
 
 * **Sync handlers.** A plain ``def`` handler runs in a worker thread (anyio's
   ``to_thread.run_sync``) limited by :class:`WorkerThreads`, so a blocking client library
-  cannot freeze the event loop; a cancelled call stops waiting for its thread at once.
+  cannot freeze the event loop; a cancelled call stops waiting for its thread at once, and
+  the thread keeps its slot until it really ends (threads stay bounded).
 * **What is running.** :data:`RUNNING` maps each task to the handler it is running, so the
   loop-stall watchdog can name the culprit.
 * **Log context.** :func:`log_fields` binds fields (refId, queryType, datasource, org,
@@ -19,6 +20,8 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -38,6 +41,8 @@ __all__ = (
 _FIELDS: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
     "plutono_plugin_log_fields", default=MappingProxyType({})
 )
+
+_log = logging.getLogger("plutono_plugin.workers")
 
 RUNNING: Final[dict[object, str]] = {}
 """asyncio task → description of the handler it is running (read by the watchdog thread)."""
@@ -72,21 +77,94 @@ def is_cancellation(error: BaseException) -> bool:
 
 
 class WorkerThreads:
-    """The worker threads plain ``def`` handlers run in, at most ``limit`` at once."""
+    """The worker threads plain ``def`` handlers run in: at most ``limit`` at any time.
+
+    A caller that is cancelled (the host gave up, a route timeout) stops waiting at once, but
+    its thread cannot be stopped and runs to the end; its slot is freed only then, so
+    ``limit`` bounds the threads really running handlers, abandoned ones included. A caller
+    finding every slot taken waits for one (until its own deadline or cancellation); a
+    warning says so when abandoned threads hold slots.
+    """
 
     def __init__(self, limit: int = 16) -> None:
         if limit < 1:
             raise ValueError("the worker thread limit must be at least 1")
         self.limit = limit
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.running = 0
+        """Handler functions running in a worker thread now (callers waiting or gone)."""
+        self.abandoned = 0
+        """Of those, how many their caller stopped waiting for."""
+        self._slots: asyncio.Semaphore | None = None
+        self._pool: anyio.CapacityLimiter | None = None
+        self._warned = False
 
     async def run(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` in a worker thread; cancellation stops waiting for it at once."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.limit)
-        return await anyio.to_thread.run_sync(
-            function, limiter=self._limiter, abandon_on_cancel=True
-        )
+        if self._slots is None or self._pool is None:
+            self._slots = asyncio.Semaphore(self.limit)
+            # anyio's own pool limit (40, shared by every to_thread user) must not bind first.
+            self._pool = anyio.CapacityLimiter(self.limit)
+        slots = self._slots
+        if slots.locked() and self.abandoned and not self._warned:
+            self._warned = True
+            _log.warning(
+                "all %d worker threads for plain 'def' handlers are busy, %d of them with "
+                "calls already given up; new calls wait for a thread to finish "
+                "(max_sync_handlers)",
+                self.limit,
+                self.abandoned,
+            )
+        await slots.acquire()
+        loop = asyncio.get_running_loop()
+        call = _ThreadCall()
+
+        def release(abandoned: bool) -> None:
+            self.running -= 1
+            if abandoned:
+                self.abandoned -= 1
+            slots.release()
+            if not slots.locked():
+                self._warned = False
+
+        def work() -> Any:
+            with call.lock:
+                if call.gone:  # the caller left before the thread started: never run it
+                    return None
+                call.started = True
+            try:
+                return function()
+            finally:
+                with call.lock:
+                    call.finished = True
+                    abandoned = call.gone
+                with contextlib.suppress(RuntimeError):  # the loop is closed: process ending
+                    loop.call_soon_threadsafe(release, abandoned)
+
+        self.running += 1
+        try:
+            return await anyio.to_thread.run_sync(work, limiter=self._pool, abandon_on_cancel=True)
+        except BaseException:
+            with call.lock:
+                call.gone = True
+                started, finished = call.started, call.finished
+            if not started:
+                self.running -= 1
+                slots.release()
+            elif not finished:
+                self.abandoned += 1  # the thread frees its slot when it really ends
+            raise
+
+
+class _ThreadCall:
+    """What a caller and its worker thread agree on, under ``lock``."""
+
+    __slots__ = ("finished", "gone", "lock", "started")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started = False
+        self.finished = False
+        self.gone = False
 
 
 async def invoke(

@@ -10,14 +10,54 @@ import re
 from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
-__all__ = ("Headers", "HeadersInput", "QueryParams", "canonical_header_name", "is_secret_header")
+__all__ = (
+    "Headers",
+    "HeadersInput",
+    "QueryParams",
+    "SecretValue",
+    "canonical_header_name",
+    "is_header_name",
+    "is_secret_header",
+)
 
 HeadersInput = Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]]
 """A mapping of names to one value or a list of values, or ``(name, value)`` pairs."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REDACTED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-_SECRET_WORDS = re.compile(r"token|secret|passw|api-?key|auth|session|credential|signature", re.I)
+_SECRET_WORDS = re.compile(
+    # "auth" but not an author ("author", "authors", "authorName")
+    r"token|secret|passw|api[-_]?key|private[-_]?key|auth(?!ors?(?:[-_]?name)?$)|session"
+    r"|credential|signature",
+    re.I,
+)
+
+
+class SecretValue(str):
+    """A credential: itself for every use (``str()``, ``==``, sending it on), hidden in ``repr``.
+
+    Header values whose name :func:`is_secret_header` are kept as ``SecretValue``, so the
+    forms a logger produces — ``%r``, ``dict(headers)`` and any container printed with
+    ``%s`` — show ``'<redacted>'``; the hclog formatter writes ``"<redacted>"`` for it.
+
+    Example::
+
+        token = SecretValue("Bearer abc")
+        assert token == "Bearer abc" and f"{token}" == "Bearer abc"
+        assert repr(token) == "'<redacted>'" and "abc" not in str({"Authorization": token})
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
+
+
+def redact_secret_values(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``pairs`` with the value of every secret name wrapped in :class:`SecretValue`."""
+    return [
+        (name, SecretValue(value) if is_secret_header(name) else value) for name, value in pairs
+    ]
 
 
 def is_secret_header(name: str) -> bool:
@@ -31,6 +71,11 @@ def is_secret_header(name: str) -> bool:
         assert is_secret_header("X-Id-Token") and not is_secret_header("Accept")
     """
     return name.lower() in _REDACTED or _SECRET_WORDS.search(name) is not None
+
+
+def is_header_name(name: str) -> bool:
+    """Whether ``name`` is a valid HTTP header name (an RFC 9110 token, as Go checks)."""
+    return _TOKEN.fullmatch(name) is not None
 
 
 def canonical_header_name(name: str) -> str:
@@ -128,8 +173,10 @@ class Headers(_MultiMap):
     """Immutable, case-insensitive HTTP headers; names are kept Go-canonical.
 
     ``headers["content-type"]`` and ``headers.get("Content-Type")`` give the first value,
-    ``getall`` every value; ``as_lists()`` is the shape of the protobuf header map. The repr
-    hides ``Authorization`` and cookie values, so logging a request is safe.
+    ``getall`` every value; ``as_lists()`` is the shape of the protobuf header map. Credential
+    values (``Authorization``, cookies, tokens: :func:`is_secret_header`) are
+    :class:`SecretValue`: ``repr``, ``str``, ``dict(headers)`` and the hclog formatter hide them,
+    so logging a request or its headers is safe.
 
     Example::
 
@@ -157,7 +204,7 @@ class Headers(_MultiMap):
                     f"({type(value).__name__})"
                 )
             pairs.append((canonical_header_name(name), value))
-        self._load(pairs)
+        self._load(redact_secret_values(pairs))
 
     def _key(self, name: str) -> str:
         return name.lower()

@@ -3,6 +3,9 @@
 Dataclass fields match a JSON key of the same name or its camelCase form
 (``duration_ms`` ↔ ``durationMs``); simple annotations are checked, ``Literal`` values and enum
 members too (an enum field receives the member); pydantic models use their own validation.
+Numbers are checked as the generated editor checks them (contract 8.9): an ``int`` is a safe
+integer (at most 2**53 - 1 in magnitude, what a browser holds exactly), a ``float`` is finite,
+and both stay within declared bounds (:func:`numeric_bounds`).
 Every failure is a :class:`ModelError` naming the field.
 
 :func:`model_fields` describes a model's fields (JSON key, annotation, default, label and help
@@ -13,9 +16,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import enum
 import inspect
 import itertools
+import math
 import textwrap
 import types
 import typing
@@ -23,14 +28,20 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = (
+    "MAX_SAFE_INTEGER",
     "MISSING",
+    "Bounds",
     "ModelError",
     "ModelField",
     "decode_model",
     "is_model_type",
     "model_fields",
+    "numeric_bounds",
     "unwrap_optional",
 )
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""JavaScript's ``Number.MAX_SAFE_INTEGER``: larger integers lose digits in a browser."""
 
 MISSING: Any = dataclasses.MISSING
 """The default of a field that has none (it is required)."""
@@ -71,6 +82,79 @@ _SIMPLE: dict[object, tuple[type, ...]] = {
 }
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bounds:
+    """Inclusive (or exclusive) limits of a numeric field; ``None`` means unbounded."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is out of bounds, or ``None`` when it is within them."""
+        low, high = self.minimum, self.maximum
+        if low is not None and (value <= low if self.exclusive_minimum else value < low):
+            return f"must be {'greater than' if self.exclusive_minimum else 'at least'} {low}"
+        if high is not None and (value >= high if self.exclusive_maximum else value > high):
+            return f"must be {'less than' if self.exclusive_maximum else 'at most'} {high}"
+        return None
+
+
+def _number(value: object) -> int | float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def numeric_bounds(annotation: object, metadata: Mapping[str, Any], extras: Any = ()) -> Bounds:
+    """The bounds of a numeric field, from its metadata and constraints.
+
+    ``metadata={"min": 1, "max": 100}`` (inclusive), and
+    ``annotated_types``/pydantic constraints (``Ge``, ``Gt``, ``Le``, ``Lt``, ``Interval``,
+    ``Field(ge=...)``) in ``Annotated[...]`` or ``extras``.
+
+    For an ``int`` field an exclusive bound becomes the next inclusive integer (``gt=0`` → min 1).
+    Example::
+
+        bounds = numeric_bounds(int, {"min": 1, "max": 10})
+        assert bounds.problem(11) == "must be at most 10"
+
+    """
+    constraints = list(extras)
+    if typing.get_origin(annotation) is typing.Annotated:
+        constraints += list(annotation.__metadata__)  # type: ignore[attr-defined]
+        annotation = typing.get_args(annotation)[0]
+    is_int = unwrap_optional(annotation) is int
+    low, high = _number(metadata.get("min")), _number(metadata.get("max"))
+    low_open = high_open = False
+    for constraint in constraints:
+        for name in ("ge", "gt"):
+            bound = _number(getattr(constraint, name, None))
+            if bound is not None:
+                low, low_open = bound, name == "gt"
+        for name in ("le", "lt"):
+            bound = _number(getattr(constraint, name, None))
+            if bound is not None:
+                high, high_open = bound, name == "lt"
+    if is_int and low_open and isinstance(low, int):
+        low, low_open = low + 1, False
+    if is_int and high_open and isinstance(high, int):
+        high, high_open = high - 1, False
+    return Bounds(low, high, low_open, high_open)
+
+
+def _check_number(field_name: str, origin: object, value: object) -> None:
+    """The browser's limits (contract 8.9): safe integers, finite floats."""
+    if origin is int and isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        raise ModelError(
+            f"field {field_name!r}: {value} is not a safe integer "
+            f"(at most {MAX_SAFE_INTEGER} in magnitude)"
+        )
+    if origin is float and isinstance(value, float) and not math.isfinite(value):
+        raise ModelError(f"field {field_name!r}: {value} is not a finite number")
+
+
 def _check_value(field_name: str, annotation: object, value: object) -> Any:
     """``value`` checked against ``annotation``; enum fields get the member, others the value."""
     origin = typing.get_origin(annotation) or annotation
@@ -105,10 +189,11 @@ def _check_value(field_name: str, annotation: object, value: object) -> Any:
     if not isinstance(value, allowed):
         expected = getattr(origin, "__name__", str(origin))
         raise ModelError(f"field {field_name!r}: expected {expected}, got {type(value).__name__}")
+    _check_number(field_name, origin, value)
     return value
 
 
-_FieldPlan = tuple[str, tuple[str, ...], object, bool]
+_FieldPlan = tuple[str, tuple[str, ...], object, bool, Bounds]
 
 
 _PLANS: dict[type[Any], tuple[_FieldPlan, ...]] = {}
@@ -124,6 +209,7 @@ def _dataclass_plan(model: type[Any]) -> tuple[_FieldPlan, ...]:
     if cached is not None:
         return cached
     hints = typing.get_type_hints(model)
+    annotated = typing.get_type_hints(model, include_extras=True)
     plan = []
     for field in dataclasses.fields(model):
         if not field.init:
@@ -132,7 +218,8 @@ def _dataclass_plan(model: type[Any]) -> tuple[_FieldPlan, ...]:
         required = (
             field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         )
-        plan.append((field.name, keys, hints.get(field.name, Any), required))
+        bounds = numeric_bounds(annotated.get(field.name, Any), field.metadata)
+        plan.append((field.name, keys, hints.get(field.name, Any), required, bounds))
     _PLANS[model] = tuple(plan)
     return _PLANS[model]
 
@@ -146,7 +233,7 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
     """
     if hasattr(model, "model_validate"):
         try:
-            return model.model_validate(dict(data))
+            decoded = model.model_validate(dict(data))
         except ValueError as error:
             problems = getattr(error, "errors", None)
             if callable(problems):
@@ -157,11 +244,21 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
                 )
                 raise ModelError(details) from None
             raise ModelError(str(error)) from None
+        # pydantic accepts 2**60 and, by default, inf and nan: the browser's limits apply too.
+        for name, info in model.model_fields.items():
+            origin = unwrap_optional(info.annotation)
+            if origin in (int, float):
+                _check_number(info.alias or name, origin, getattr(decoded, name, None))
+        return decoded
     values: dict[str, Any] = {}
-    for name, keys, annotation, required in _dataclass_plan(model):
+    for name, keys, annotation, required, bounds in _dataclass_plan(model):
         for key in keys:
             if key in data:
                 values[name] = _check_value(key, annotation, data[key])
+                number = _number(values[name])
+                problem = None if number is None else bounds.problem(number)
+                if problem is not None:
+                    raise ModelError(f"field {key!r}: {number!r} {problem}")
                 break
         else:
             if required:
@@ -170,6 +267,74 @@ def decode_model(model: type[Any], data: Mapping[str, Any]) -> Any:
         return model(**values)
     except (TypeError, ValueError) as error:
         raise ModelError(str(error)) from None
+
+
+PLUTONO_QUERY_KEYS: frozenset[str] = frozenset(
+    {
+        "refId",
+        "queryType",
+        "datasource",
+        "datasourceId",
+        "intervalMs",
+        "maxDataPoints",
+        "hide",
+        "key",
+        "from",
+        "to",
+    }
+)
+"""Keys Plutono's frontend and alerting add to every query (contract 2.4.1 and 8): never
+unknown."""
+
+_KEYS: dict[type[Any], frozenset[str]] = {}
+
+
+def _model_keys(model: type[Any]) -> frozenset[str]:
+    keys = _KEYS.get(model)
+    if keys is None:
+        pydantic_fields = getattr(model, "model_fields", None)
+        if isinstance(pydantic_fields, Mapping):
+            names = {name for name in pydantic_fields}
+            names |= {info.alias for info in pydantic_fields.values() if info.alias}
+        else:
+            names = {key for plan in _dataclass_plan(model) for key in plan[1]}
+        keys = _KEYS[model] = frozenset(names)
+    return keys
+
+
+def is_strict(model: type[Any]) -> bool:
+    """True when unknown query keys are an error rather than a warning.
+
+    A model says so with ``strict: ClassVar[bool] = True`` (a pydantic model also with
+    ``model_config = ConfigDict(extra="forbid")``).
+    """
+    config = getattr(model, "model_config", None)
+    if isinstance(config, Mapping) and config.get("extra") == "forbid":
+        return True
+    return getattr(model, "strict", False) is True
+
+
+def unknown_keys(model: type[Any], data: Mapping[str, Any]) -> list[str]:
+    """Keys of ``data`` that neither ``model`` nor Plutono knows, each with a "did you mean".
+
+    Example::
+
+        @dataclass
+        class Sine:
+            amplitude: float = 1.0
+
+        assert unknown_keys(Sine, {"refId": "A", "amplitdue": 2}) == [
+            "'amplitdue' (did you mean 'amplitude'?)"
+        ]
+    """
+    known = _model_keys(model)
+    problems = []
+    for key in data:
+        if key in known or key in PLUTONO_QUERY_KEYS:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        problems.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    return problems
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -192,6 +357,7 @@ class ModelField:
     placeholder: str
     order: float
     metadata: Mapping[str, Any]
+    bounds: Bounds = Bounds()
 
     @property
     def required(self) -> bool:
@@ -258,6 +424,7 @@ def model_fields(model: type[Any]) -> tuple[ModelField, ...]:
                     docs,
                     label=info.title,
                     help_text=info.description,
+                    constraints=info.metadata,
                 )
             )
     else:
@@ -295,12 +462,17 @@ def _described(
     *,
     label: str | None = None,
     help_text: str | None = None,
+    constraints: Any = (),
 ) -> ModelField:
     order = metadata.get("order", 0)
+    bounds = numeric_bounds(annotation, metadata, constraints)
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     return ModelField(
         name=name,
         key=key,
         annotation=annotation,
+        bounds=bounds,
         default=default,
         label=str(metadata.get("label") or label or _label(name)),
         help=str(metadata.get("help") or help_text or docs.get(name, "")),

@@ -54,8 +54,11 @@ class HealthResult:
     """
 
     status: HealthStatus = HealthStatus.OK
+    """``OK`` (HTTP 200 on "Save & Test"), ``ERROR`` or ``UNKNOWN`` (HTTP 503)."""
     message: str = ""
+    """Shown to the user in the banner."""
     details: Mapping[str, Any] | None = field(default=None)
+    """A JSON object returned with the answer (the stock frontend does not show it)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.status, HealthStatus):
@@ -74,12 +77,12 @@ class HealthResult:
 
     @classmethod
     def ok(cls, message: str = "", *, details: Mapping[str, Any] | None = None) -> HealthResult:
-        """Status OK."""
+        """Status OK with an optional ``message`` and JSON ``details``."""
         return cls(HealthStatus.OK, message, details)
 
     @classmethod
     def error(cls, message: str, *, details: Mapping[str, Any] | None = None) -> HealthResult:
-        """Status ERROR with a message for the user."""
+        """Status ERROR with a ``message`` for the user and optional JSON ``details``."""
         return cls(HealthStatus.ERROR, message, details)
 
     @property

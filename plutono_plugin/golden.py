@@ -164,8 +164,11 @@ class GoldenFiles:
     """Golden files of one test (the ``golden`` pytest fixture): ``directory/<name>.txt``."""
 
     directory: Path
+    """Where the files are (the fixture: ``golden/`` beside the test module)."""
     name: str
+    """The test's name, the files' stem."""
     update: bool = False
+    """Write the files instead of comparing (``pytest --update-golden``)."""
 
     def path(self, suffix: str = "") -> Path:
         """The file for this test, or for one of its checks (``suffix``)."""
@@ -173,7 +176,7 @@ class GoldenFiles:
         return self.directory / f"{stem.strip('_')}.txt"
 
     def check(self, responses: Mapping[str, QueryReply | RawQueryReply], suffix: str = "") -> None:
-        """:func:`check_golden` against :meth:`path` (``suffix`` for several in one test)."""
+        """:func:`check_golden` of ``responses`` against :meth:`path` (``suffix``: one of many)."""
         check_golden(self.path(suffix), responses, update=self.update)
 
     async def check_query(
@@ -183,5 +186,9 @@ class GoldenFiles:
         time_range: tuple[TimeLike, TimeLike] | None = None,
         suffix: str = "",
     ) -> None:
-        """Run ``queries`` through ``client`` (as sent on the wire) and :meth:`check` the answer."""
+        """Run ``queries`` through ``client`` (as sent on the wire) and :meth:`check` the answer.
+
+        ``time_range`` as for :meth:`~plutono_plugin.testing.PluginTestClient.query` (fix it:
+        the answer must not depend on the clock); ``suffix`` as for :meth:`check`.
+        """
         self.check(await client.query_raw(*queries, time_range=time_range), suffix)

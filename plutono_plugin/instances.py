@@ -8,10 +8,12 @@ handler as ``ctx.instance``. The lifecycle mirrors the Go SDK's ``instancemgmt``
   contract 2.4.1); app calls by ``(plugin id, org id)`` because app settings are per org
   (contract 2.4.4). A call with neither gets ``None``.
 * **Rebuild.** When a call arrives whose ``lastUpdatedMS`` differs from the one the cached
-  instance was built from, a new instance is built and replaces it.
+  instance was built from, or whose settings differ within the same ``lastUpdatedMS``
+  (:func:`settings_fingerprint`), a new instance is built and replaces it.
 * **Disposal.** A replaced instance is disposed only after the last call using it has finished;
   :meth:`InstanceManager.aclose` disposes everything at shutdown. Disposal runs in its own task,
-  never delays or fails a request, and its errors are logged to ``plutono_plugin.instances``.
+  never delays or fails a request, and its errors — ``SystemExit`` and ``KeyboardInterrupt``
+  included, which must not end the process — are logged to ``plutono_plugin.instances``.
 * **Idle eviction.** An instance no call has used for ``idle_timeout`` seconds (default one
   hour, ``Plugin(instance_idle_timeout=...)``) is disposed, so instances of deleted or
   forgotten datasources do not live as long as the process; the next call builds a new one.
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
 import logging
 import time
@@ -78,6 +81,7 @@ The settings parameter's annotation chooses which calls get an instance: ``DataS
 logger = logging.getLogger("plutono_plugin.instances")
 
 _Key: TypeAlias = tuple[str, str, int]
+_Version: TypeAlias = tuple[int, bytes]
 _Closer: TypeAlias = Callable[[], Awaitable[object]]
 _KINDS = {DataSourceSettings: "datasource", AppSettings: "app"}
 
@@ -85,7 +89,7 @@ _KINDS = {DataSourceSettings: "datasource", AppSettings: "app"}
 @dataclass(frozen=True, slots=True)
 class _Target:
     key: _Key
-    version: int
+    version: _Version
     settings: InstanceSettings
     description: str
     datasource_id: int | None
@@ -95,7 +99,7 @@ class _Target:
 @dataclass(eq=False)
 class _Entry(Generic[T]):
     key: _Key
-    version: int
+    version: _Version
     instance: T
     close: _Closer
     description: str
@@ -103,6 +107,34 @@ class _Entry(Generic[T]):
     retired: bool = False
     last_used: float = field(default_factory=time.monotonic)
     disposal: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def settings_fingerprint(settings: InstanceSettings) -> bytes:
+    """A digest of everything a saved change can alter, besides ``lastUpdatedMS``.
+
+    Plutono stores a datasource's ``updated`` time in whole seconds, so two saves within one
+    second carry the same ``lastUpdatedMS`` (issue 16): the digest of ``jsonData``, the secure
+    fields' names and values and the datasource's own fields tells them apart. Only the digest
+    is kept, never the values, and it is never logged.
+    """
+    digest = hashlib.blake2b(digest_size=16, person=b"plutono-settings")
+
+    def add(part: bytes | str) -> None:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+
+    if isinstance(settings, DataSourceSettings):
+        for part in (settings.name, settings.url, settings.user, settings.database):
+            add(part)
+        add(settings.basic_auth_user)
+        add(b"1" if settings.basic_auth_enabled else b"0")
+    add(settings.raw_json_data)
+    secrets = settings.decrypted_secure_json_data
+    for name in sorted(secrets):
+        add(name)
+        add(secrets[name])
+    return digest.digest()
 
 
 def _function_name(factory: object) -> str:
@@ -284,7 +316,7 @@ class InstanceManager(Generic[T]):
         if datasource is not None and "datasource" in self._kinds:
             return _Target(
                 key=("datasource", "", datasource.id),
-                version=datasource.last_updated_ms,
+                version=(datasource.last_updated_ms, settings_fingerprint(datasource)),
                 settings=datasource,
                 description=f"datasource {datasource.name!r} (id {datasource.id})",
                 datasource_id=datasource.id,
@@ -294,7 +326,7 @@ class InstanceManager(Generic[T]):
         if app is not None and "app" in self._kinds:
             return _Target(
                 key=("app", context.plugin_id, context.org_id),
-                version=app.last_updated_ms,
+                version=(app.last_updated_ms, settings_fingerprint(app)),
                 settings=app,
                 description=f"app {context.plugin_id!r} (org {context.org_id})",
                 datasource_id=None,
@@ -421,5 +453,9 @@ class InstanceManager(Generic[T]):
                 description,
                 self.dispose_timeout,
             )
-        except Exception:
-            logger.exception("disposing the instance of %s failed", description)
+        except BaseException as error:
+            # SystemExit or KeyboardInterrupt from a teardown would end the process (asyncio
+            # re-raises them out of the loop): logged like any failure, the process serves on.
+            if is_cancellation(error):
+                raise
+            logger.error("disposing the instance of %s failed", description, exc_info=error)

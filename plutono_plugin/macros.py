@@ -21,8 +21,9 @@ macro                           expands to (defaults; time columns hold epoch se
 uses ``time_group`` (default: integer arithmetic on epoch seconds, ``(col - col % 300)``).
 Other macros can be added or replaced with ``macros={"name": function}``.
 
-An unknown macro, a wrong number of arguments, an unclosed parenthesis or a bad interval is a
-:class:`~plutono_plugin.errors.QueryError` naming the macro and the query's refId.
+An unknown macro, a wrong number of arguments, an unclosed parenthesis or a bad (or too long)
+interval is a :class:`~plutono_plugin.errors.QueryError` naming the macro and the query's
+refId; so is any exception a custom macro raises.
 
 Example::
 
@@ -83,7 +84,10 @@ class MacroContext:
 
 
 MacroFunction: TypeAlias = Callable[[MacroContext, list[str]], str]
-"""A macro: ``(context, arguments) -> text``; raise ``ValueError`` to report a bad use."""
+"""A macro: ``(context, arguments) -> text``; raise ``ValueError`` to report a bad use.
+
+Any other exception also becomes a :class:`~plutono_plugin.errors.QueryError` naming the macro
+and the exception's type."""
 
 
 def _arguments(name: str, arguments: list[str], count: int, what: str) -> list[str]:
@@ -170,6 +174,18 @@ def _split_arguments(text: str, start: int, name: str) -> tuple[list[str], int]:
     raise ValueError(f"$__{name}( is not closed: missing ')'")
 
 
+def _naming(name: str, error: ValueError) -> str:
+    """The error's text, prefixed with the macro unless it names it already."""
+    text = str(error)
+    return text if f"$__{name}" in text else f"$__{name}: {text}"
+
+
+def _expansion(name: str, text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"a macro must return text, got {type(text).__name__}")
+    return text
+
+
 def expand_macros(
     text: str,
     query: Query,
@@ -206,9 +222,18 @@ def expand_macros(
             arguments: list[str] = []
             if end < len(text) and text[end] == "(":
                 arguments, end = _split_arguments(text, end, name)
-            out.append(function(context, arguments))
-        except ValueError as error:
-            raise QueryError(f"cannot expand macros: {error}", ref_id=query.ref_id) from None
+            out.append(_expansion(name, function(context, arguments)))
+        except QueryError:
+            raise
+        except ValueError as error:  # a bad use, as MacroFunction documents it
+            raise QueryError(
+                f"cannot expand macros: {_naming(name, error)}", ref_id=query.ref_id
+            ) from None
+        except Exception as error:  # a custom macro's bug must still name the macro
+            raise QueryError(
+                f"cannot expand macros: $__{name} failed: {type(error).__name__}: {error}",
+                ref_id=query.ref_id,
+            ) from None
         position = end
     out.append(text[position:])
     return "".join(out)

@@ -19,9 +19,11 @@ input per field::
     @plugin.query("items")
     async def items(query: Query, options: Options) -> Frame: ...
 
-The framework decodes the options once per datasource version (``id`` and ``lastUpdatedMS``,
-like instances, contract 5.7) and passes them to every handler and instance factory parameter
-annotated with the declared type (also as ``RequestContext.options``). Settings that do not fit
+The framework decodes the options once per datasource version (``id``, ``lastUpdatedMS`` and a
+fingerprint of the settings, like instances, contract 5.7), forgets them when the datasource
+has not been used for ``instance_idle_timeout``, and passes them to every handler and
+instance factory parameter annotated with the declared type (also as
+``RequestContext.options``). Settings that do not fit
 the model fail every call of that datasource with an
 :class:`~plutono_plugin.errors.OptionsError` naming the field:
 "Save & Test" shows it (health ERROR) and each query answers it for its refId.
@@ -29,6 +31,7 @@ the model fail every call of that datasource with an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +39,7 @@ from typing import Any
 from ._model import ModelError, decode_model, is_model_type, model_fields, unwrap_optional
 from .context import DataSourceSettings
 from .errors import ConfigurationError, OptionsError
+from .instances import settings_fingerprint
 
 __all__ = ("OptionsDecoder", "Secret", "decode_options", "is_secret")
 
@@ -137,29 +141,67 @@ def decode_options(model: type[Any], settings: DataSourceSettings) -> Any:
 class OptionsDecoder:
     """Decode a plugin's options once per datasource version and remember the outcome.
 
-    Keyed by datasource id and ``lastUpdatedMS`` (contract 5.7): a saved change decodes anew;
+    Keyed by datasource id, ``lastUpdatedMS`` (contract 5.7) and a fingerprint of the settings
+    (two saves within one second share ``lastUpdatedMS``): a saved change decodes anew;
     a failure is remembered too, so a broken datasource costs one decode, not one per call.
     """
 
     model: type[Any]
+    idle_timeout: float | None = 3600.0
+    """Seconds after which the options of an unused datasource are forgotten (``None``: never)."""
 
     def __post_init__(self) -> None:
         if not is_model_type(self.model):
             raise TypeError(f"options must be a dataclass or a pydantic model, not {self.model!r}")
-        self._cache: dict[int, tuple[int, Any, OptionsError | None]] = {}
+        self._cache: dict[int, _Decoded] = {}
+        self._last_sweep = time.monotonic()
+
+    @property
+    def remembered(self) -> int:
+        """How many datasources' decoded options are kept."""
+        return len(self._cache)
 
     def decode(self, settings: DataSourceSettings | None) -> Any:
         """The options of ``settings`` (``None`` without a datasource); may raise OptionsError."""
         if settings is None:
             return None
+        now = time.monotonic()
+        self.evict_idle(now)
+        # lastUpdatedMS has whole seconds (issue 16): the fingerprint tells same-second saves apart.
+        version = (settings.last_updated_ms, settings_fingerprint(settings))
         cached = self._cache.get(settings.id)
-        if cached is None or cached[0] != settings.last_updated_ms:
+        if cached is None or cached.version != version:
             try:
-                cached = (settings.last_updated_ms, decode_options(self.model, settings), None)
+                cached = _Decoded(version, decode_options(self.model, settings), None)
             except OptionsError as error:
-                cached = (settings.last_updated_ms, None, error)
+                cached = _Decoded(version, None, error)
             self._cache[settings.id] = cached
-        failure = cached[2]
+        cached.last_used = now
+        failure = cached.failure
         if failure is not None:  # a fresh exception per call: no traceback piles up
             raise OptionsError(failure.message, datasource_id=settings.id, field=failure.field)
-        return cached[1]
+        return cached.options
+
+    def evict_idle(self, now: float | None = None) -> None:
+        """Forget the options of datasources unused for ``idle_timeout`` (checked twice a period).
+
+        Runs on every :meth:`decode`, so the options of deleted datasources do not live as long
+        as the process (as their instances do not, :mod:`plutono_plugin.instances`).
+        """
+        if self.idle_timeout is None:
+            return
+        now = time.monotonic() if now is None else now
+        if now - self._last_sweep < self.idle_timeout / 2:
+            return
+        self._last_sweep = now
+        for key, cached in list(self._cache.items()):
+            if now - cached.last_used >= self.idle_timeout:
+                del self._cache[key]
+
+
+@dataclass(eq=False, slots=True)
+class _Decoded:
+    version: tuple[int, bytes]
+    options: Any
+    failure: OptionsError | None
+    last_used: float = 0.0

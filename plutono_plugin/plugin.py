@@ -31,6 +31,11 @@ teardown after the last call."""
 
 MIB = 1024 * 1024
 
+_NO_PARENTHESES = (
+    "@plugin.{name} takes the function itself: write '@plugin.{name}' without parentheses "
+    "(or call plugin.{name}(function)); got {given!r}"
+)
+
 
 class Plugin:
     """A Plutono backend plugin: handlers for queries, resources, health and instances.
@@ -63,10 +68,12 @@ class Plugin:
         max_query_response_size: largest encoded answer of one refId, in bytes (default
             64 MiB); above it that refId gets an error naming both sizes, the others answer.
             ``None``: unlimited (the host accepts 2 GiB, contract 1.9).
-        max_sync_handlers: plain ``def`` handlers running at once in worker threads
-            (default 16).
+        max_sync_handlers: worker threads running plain ``def`` handlers at once (default
+            16); a thread whose caller gave up keeps its place until it ends, and calls
+            beyond the bound wait for a place within their own deadline.
         loop_stall_warning: seconds the event loop may be blocked before a warning names the
-            running handler and its stack (default 0.5; ``None`` turns the watchdog off).
+            running handler and its stack (default 0.5; ``None`` turns the warnings off; the
+            watchdog still bounds a stop while the loop is blocked).
         instance_idle_timeout: seconds an instance may go unused before it is disposed
             (default 3600, like the Go SDK's TTL instance manager; ``None``: kept forever).
         network: ``auto`` (unix socket, TCP fallback), ``unix`` or ``tcp`` (contract 1.5).
@@ -119,7 +126,11 @@ class Plugin:
             raise ValueError(f"network must be auto, unix or tcp, not {network!r}")
         self.workers = WorkerThreads(max_sync_handlers)
         """The worker threads plain ``def`` handlers run in."""
-        self.options = OptionsDecoder(options) if options is not None else None
+        self.options = (
+            OptionsDecoder(options, idle_timeout=instance_idle_timeout)
+            if options is not None
+            else None
+        )
         """Decodes the typed options of ``Plugin(options=...)`` (``.model`` is the type)."""
         self.queries = QueryRouter(
             query_routes,
@@ -159,7 +170,10 @@ class Plugin:
         batch: bool = False,
         timeout: float | None = None,
     ) -> QueryRoute:
-        """Register ``handler`` for ``query_type`` (``None``: every type without a route)."""
+        """Register ``handler`` for ``query_type`` (``None``: every type without a route).
+
+        ``batch`` and ``timeout`` as for :meth:`query`; returns the route.
+        """
         return self.queries.add_route(query_type, handler, batch=batch, timeout=timeout)
 
     def query(
@@ -183,14 +197,15 @@ class Plugin:
     def add_resource_route(
         self, path: str, handler: ResourceHandler, *, methods: Collection[str] = ("GET",)
     ) -> ResourceRoute:
-        """Register ``handler`` for ``CallResource`` requests to ``path``."""
+        """Register ``handler`` for ``CallResource`` requests to ``path`` with ``methods``."""
         return self.resources.add_route(path, handler, methods=methods)
 
     def resource(self, path: str, *, methods: Collection[str] = ("GET",)) -> Callable[[F], F]:
         """Decorator: handle ``/api/datasources/<id>/resources/<path>`` (and app routes).
 
         ``path`` may hold typed parameters (``items/{item_id}`` with ``item_id: int`` in the
-        handler's signature); the handler may also take the request, the
+        handler's signature); ``methods`` are the HTTP methods it answers (``GET`` also answers
+        ``HEAD``). The handler may also take the request, the
         :class:`~plutono_plugin.context.RequestContext` and ``instance``, as query handlers do.
         """
         return self.resources.route(path, methods=methods)
@@ -201,21 +216,29 @@ class Plugin:
 
     # -- health, instances, lifespan ----------------------------------------------------------
 
-    def check_health(self, handler: F) -> F:
-        """Decorator: the health check behind "Save & Test" (default: always OK)."""
+    def check_health(self, handler: F | None = None) -> F:
+        """Decorator: the health check behind "Save & Test" (default: always OK).
+
+        Written without parentheses (``@plugin.check_health``); the handler may take the
+        :class:`~plutono_plugin.context.RequestContext`, the plugin's options and ``instance``.
+        """
+        if handler is None or not callable(handler):
+            raise TypeError(_NO_PARENTHESES.format(name="check_health", given=handler))
         check = HealthCheck(handler, options_type=self.options_type)
         if self.health_check is not None:
             raise ValueError("a health check handler is already registered")
         self.health_check = check
         return handler
 
-    def instance(self, factory: F) -> F:
+    def instance(self, factory: F | None = None) -> F:
         """Decorator: an async factory (or async generator) building per-datasource state.
 
         Handlers find the result as ``context.instance``; see :mod:`plutono_plugin.instances`.
         The factory takes the settings, the typed options (a parameter annotated with the
         ``Plugin(options=...)`` type), or both.
         """
+        if factory is None or not callable(factory):
+            raise TypeError(_NO_PARENTHESES.format(name="instance", given=factory))
         if self.instances is not None:
             raise ValueError("an instance factory is already registered")
         self.instances = InstanceManager(

@@ -35,7 +35,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import anyio
 
-from . import _metrics
+from . import _advice, _metrics
 from ._binding import Binding, bind_handler
 from ._calls import WorkerThreads, invoke, is_cancellation, log_fields
 from ._model import ModelError, decode_model
@@ -63,14 +63,14 @@ string: labels of its choosing would grow the metrics payload without bound)."""
 
 @dataclass(frozen=True, slots=True)
 class TimeRange:
-    """The dashboard's time range; aware UTC datetimes with millisecond precision."""
+    """The dashboard's time range: ``start`` and ``end``, aware UTC datetimes (milliseconds)."""
 
     start: datetime
     end: datetime
 
     @classmethod
     def from_epoch_ms(cls, from_ms: int, to_ms: int) -> TimeRange:
-        """Build from epoch milliseconds, as the host sends them."""
+        """Build from epoch milliseconds ``from_ms`` and ``to_ms``, as the host sends them."""
         return cls(EPOCH + timedelta(milliseconds=from_ms), EPOCH + timedelta(milliseconds=to_ms))
 
     @property
@@ -98,9 +98,12 @@ def _epoch_ms(moment: datetime) -> int:
 class Query:
     """One query of a ``QueryData`` request (contract 3.1 ``DataQuery``).
 
-    ``json`` is the whole target object the frontend sent (``refId``, ``datasource``,
-    ``queryType`` and the editor's own keys). Alerting sends ``max_data_points`` and ``interval``
-    as zero (contract 2.4.2).
+    ``ref_id`` names the query (``A``, ``B``; always ``A`` from alerting), ``query_type`` is the
+    target's ``queryType`` (``""`` when none), ``time_range`` the dashboard's range,
+    ``interval`` the panel's suggested step, ``max_data_points`` its width in points.
+    ``raw_json`` holds, and ``json`` parses, the whole target object the frontend sent
+    (``refId``, ``datasource``, ``queryType`` and the editor's own keys). Alerting sends
+    ``max_data_points`` and ``interval`` as zero (contract 2.4.2).
     """
 
     ref_id: str
@@ -142,7 +145,7 @@ class QueryResponse:
 
     @classmethod
     def failure(cls, message: str) -> QueryResponse:
-        """A response with only an error."""
+        """A response with only an error, ``message``."""
         return cls(error=message)
 
 
@@ -197,17 +200,11 @@ def _as_response(result: object, ref_id: str) -> QueryResponse:
     elif isinstance(result, Sequence) and not isinstance(result, str | bytes):
         response = QueryResponse(frames=list(result))
     else:
-        raise QueryError(
-            f"handler returned {type(result).__name__}; expected a Frame, a list of frames, "
-            "a QueryResponse or None",
-            ref_id=ref_id,
-        )
+        raise QueryError(_advice.returned_message(result), ref_id=ref_id)
     frames: list[Frame] = []
     for frame in response.frames:
         if not isinstance(frame, Frame):
-            raise QueryError(
-                f"handler returned a {type(frame).__name__} among its frames", ref_id=ref_id
-            )
+            raise QueryError(_advice.returned_message(frame, among_frames=True), ref_id=ref_id)
         if not frame.ref_id:
             # The host fills empty refIds with the response key too (contract 4.2); do it here
             # so the encoded frame is complete. Copy: a handler may return a shared frame.
@@ -338,7 +335,7 @@ class QueryRouter:
                 route = self.route_for(query.query_type)
                 if route is None:
                     results[query.ref_id] = QueryResponse.failure(
-                        f"no handler for query type '{query.query_type}'"
+                        _advice.unknown_type_message(query.query_type, self._routes)
                     )
                     _metrics.QUERIES.labels(UNREGISTERED_LABEL, "error").inc()
                 elif route.batch:
@@ -370,7 +367,9 @@ class QueryRouter:
         try:
             async with self._slot():
                 model = None
+                unknown: list[str] = []
                 if route.binding.model is not None:
+                    unknown = _advice.checked_keys(route.binding.model, query.json, query.ref_id)
                     try:
                         model = decode_model(route.binding.model, query.json)
                     except ModelError as error:
@@ -381,7 +380,11 @@ class QueryRouter:
                 else:
                     with anyio.fail_after(route.timeout):
                         result = await self._call(route, arguments, query.ref_id)
-            return _as_response(result, query.ref_id)
+            response = _as_response(result, query.ref_id)
+            if unknown and not response.error:
+                frames = _advice.warn_unknown(route.binding.model, unknown, response.frames, query)
+                response = QueryResponse(frames=frames)
+            return response
         except TimeoutError as error:
             if route.timeout:
                 return QueryResponse.failure(f"query timed out after {route.timeout:g} s")

@@ -27,7 +27,7 @@ from collections.abc import (
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from ._asgi import ASGIApp, AsgiFailure, call_asgi
+from ._asgi import ASGIApp, AsgiFailure, BodyCut, call_asgi
 from ._calls import WorkerThreads, invoke, is_cancellation
 from ._headers import Headers, QueryParams, canonical_header_name
 from ._resource_types import JSON_CONTENT_TYPE, ResourceRequest, ResourceResponse
@@ -244,7 +244,7 @@ class ResourceRouter:
             )
         except AsgiFailure as error:
             logger.error("ASGI app %r gave no response: %s", name, error)
-            return _error(500, str(error))
+            return _error(error.status, str(error))
         response = ResourceResponse(result.body, status=result.status, headers=result.headers)
         return await self._finish(response, name)
 
@@ -357,7 +357,8 @@ async def _close(iterator: AsyncIterator[Any]) -> None:
 async def _guarded(iterator: AsyncIterator[Any], first: bytes, route: str) -> AsyncIterator[bytes]:
     """Yield the chunks; an error after the first one is logged and ends the stream.
 
-    The status and headers already went out with the first chunk, so they cannot change.
+    The status and headers already went out with the first chunk, so they cannot change; the
+    stream ends with :class:`BodyCut` so the call does not end as a success.
     """
     try:
         yield first
@@ -367,5 +368,8 @@ async def _guarded(iterator: AsyncIterator[Any], first: bytes, route: str) -> As
         if is_cancellation(error) or isinstance(error, GeneratorExit):
             raise
         logger.exception("resource route %r failed while streaming; ending the body early", route)
+        raise BodyCut(
+            f"resource route {route!r} failed while streaming: {describe_exception(error)}"
+        ) from None
     finally:
         await _close(iterator)

@@ -73,16 +73,26 @@ def parse_duration(text: str | timedelta) -> timedelta:
     if not isinstance(text, str):
         raise ValueError(f"a duration must be a string like '30s', got {text!r}")
     cleaned = text.strip().removeprefix(">").strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        return timedelta(seconds=float(cleaned))
-    if not _DURATION.fullmatch(cleaned):
-        raise ValueError(
-            f"cannot read duration {text!r}: expected a number and a unit "
-            "(ms s m h d w), e.g. '30s', '5m', '1h30m'"
+    try:
+        if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
+            return timedelta(seconds=float(cleaned))
+        if not _DURATION.fullmatch(cleaned):
+            raise ValueError(
+                f"cannot read duration {_short(text)!r}: expected a number and a unit "
+                "(ms s m h d w), e.g. '30s', '5m', '1h30m'"
+            )
+        return sum(
+            (float(amount) * _UNITS[unit] for amount, unit in _PART.findall(cleaned)), timedelta()
         )
-    return sum(
-        (float(amount) * _UNITS[unit] for amount, unit in _PART.findall(cleaned)), timedelta()
-    )
+    except OverflowError:  # beyond timedelta's 999,999,999 days (or a float's range)
+        raise ValueError(
+            f"duration {_short(text)!r} is too long (at most 999999999 days)"
+        ) from None
+
+
+def _short(text: str, limit: int = 64) -> str:
+    """``text`` cut for an error message (a hostile value may be megabytes long)."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def format_duration(duration: timedelta) -> str:
@@ -212,10 +222,13 @@ def parse_time(value: TimeLike, *, now: datetime | None = None) -> int:
             "like 'now-6h' (units ms s m h d w M y)"
         )
     moment = now or datetime.now(UTC)
-    for sign, amount, unit in _STEP.findall(match.group(1)):
-        count = int(amount) * (-1 if sign == "-" else 1)
-        if unit in _UNITS:
-            moment += count * _UNITS[unit]
-        else:
-            moment = _add_months(moment, count * (12 if unit == "y" else 1))
+    try:
+        for sign, amount, unit in _STEP.findall(match.group(1)):
+            count = int(amount) * (-1 if sign == "-" else 1)
+            if unit in _UNITS:
+                moment += count * _UNITS[unit]
+            else:
+                moment = _add_months(moment, count * (12 if unit == "y" else 1))
+    except (OverflowError, ValueError):
+        raise ValueError(f"time {_short(value)!r} is outside the years 1 to 9999") from None
     return int(moment.timestamp() * 1000)

@@ -87,8 +87,9 @@ async def test_every_record_of_a_call_carries_its_context(logs: Collect) -> None
     by_message = {record["@message"]: record for record in logs.records}
     plain = by_message["plain"]
     assert plain["refId"] == "A" and plain["queryType"] == "talk"
-    assert plain["endpoint"] == "queryData" and plain["datasourceId"] == 1
-    assert plain["orgId"] == 1 and plain["pluginId"] == "test-datasource"
+    # Integers as strings (Plutono prints a JSON number as 1.000); Plutono adds pluginId itself.
+    assert plain["endpoint"] == "queryData" and plain["datasourceId"] == "1"
+    assert plain["orgId"] == "1" and "pluginId" not in plain
     assert by_message["talking"]["refId"] == "mine"  # a record's own field wins
     assert by_message["from a thread"]["refId"] == "B"
     logger.info("outside")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
+import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -29,8 +31,9 @@ from plutono_plugin import (
     Query,
     Secrets,
 )
+from plutono_plugin._proxy import EnvironmentProxies
 from plutono_plugin.context import PluginContext, RequestContext
-from plutono_plugin.http import HTTPSettings, forward_headers, http_client
+from plutono_plugin.http import HTTPSettings, forward_headers, http_client, system_ssl_context
 from plutono_plugin.instances import InstanceManager
 from plutono_plugin.testing import PluginTestClient, target
 
@@ -39,6 +42,11 @@ class Echo(BaseHTTPRequestHandler):
     """Answers every GET with what it received: path, headers, client certificate."""
 
     def do_GET(self) -> None:
+        if self.path.startswith("/login/"):  # an upstream session, as a real API would set
+            self.send_response(204)
+            self.send_header("Set-Cookie", f"session={self.path.removeprefix('/login/')}; Path=/")
+            self.end_headers()
+            return
         peer: Any = None
         if isinstance(self.connection, ssl.SSLSocket):
             certificate = self.connection.getpeercert()
@@ -47,7 +55,12 @@ class Echo(BaseHTTPRequestHandler):
                 names = [pair for entry in subject for pair in entry]
                 peer = next((value for key, value in names if key == "commonName"), None)
         body = json.dumps(
-            {"path": self.path, "headers": dict(self.headers.items()), "client": peer}
+            {
+                "path": self.path,
+                "headers": dict(self.headers.items()),
+                "client": peer,
+                "address": self.client_address[0],
+            }
         ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -241,7 +254,7 @@ async def test_timeout_from_json_data(http_server: Server) -> None:
 @pytest.mark.parametrize(
     ("json_data", "secrets", "message"),
     [
-        ({"timeout": "soon"}, {}, "jsonData.timeout must be a positive number"),
+        ({"timeout": "soon"}, {}, "jsonData.timeout must be a positive, finite number"),
         ({"tlsSkipVerify": "yes"}, {}, "jsonData.tlsSkipVerify must be true or false"),
         ({"tlsAuth": True}, {}, "tlsClientCert or tlsClientKey is empty"),
         ({"tlsAuthWithCACert": True}, {"tlsCACert": "not a pem"}, "tlsCACert is not a PEM"),
@@ -320,3 +333,235 @@ async def test_a_plugin_query_calls_upstream_with_the_users_token(http_server: S
             await asyncio.sleep(0.01)
         assert clients[0].is_closed and not clients[1].is_closed
     assert clients[1].is_closed  # disposed at shutdown
+
+
+async def test_no_cookie_is_kept_between_calls(http_server: Server) -> None:
+    ds = settings(http_server.url, {"oauthPassThru": True})
+
+    async with http_client(ds) as client:
+        alice = RequestContext(plugin=PluginContext(datasource=ds), headers={"Authorization": "A"})
+        await client.get("/login/alice", headers=forward_headers(alice))
+        bob = RequestContext(plugin=PluginContext(datasource=ds), headers={"Authorization": "B"})
+        seen_by_bob = await get(client, headers=forward_headers(bob))
+        alert = RequestContext(plugin=PluginContext(datasource=ds), headers={"FromAlert": "true"})
+        seen_by_alert = await get(client, headers=forward_headers(alert))
+        per_call = await get(client, headers={"Cookie": "chosen=1"})  # the caller's own, per call
+
+    assert seen_by_bob["headers"]["Authorization"] == "B"
+    assert "Cookie" not in seen_by_bob["headers"]  # alice's upstream session stays hers
+    assert "Cookie" not in seen_by_alert["headers"]
+    assert "Authorization" not in seen_by_alert["headers"]
+    assert per_call["headers"]["Cookie"] == "chosen=1"
+    assert not client.cookies
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+async def test_loopback_and_no_proxy_hosts_are_not_proxied(
+    http_server: Server, proxy_env: pytest.MonkeyPatch
+) -> None:
+    proxy = Quiet(("127.0.0.1", 0), Echo)  # a second server plays the proxy
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        proxy_env.setenv("HTTP_PROXY", f"127.0.0.1:{proxy.server_address[1]}")  # no scheme: http
+        proxy_env.setenv("NO_PROXY", "internal.invalid, .corp.invalid:80")
+        port = http_server.url.rsplit(":", 1)[1]
+        async with http_client(settings(http_server.url)) as client:
+            loopback = await get(client, "/direct")
+            by_name = await get(client, f"http://localhost:{port}/by-name")
+            proxied = await get(client, "http://upstream.invalid/q")
+            with pytest.raises(httpx.ConnectError):  # direct: the name does not resolve
+                await client.get("http://api.internal.invalid/q")
+            with pytest.raises(httpx.ConnectError):
+                await client.get("http://db.corp.invalid/q")
+            wrong_port = await get(client, "http://db.corp.invalid:8080/q")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join(5)
+
+    # Go's ProxyFromEnvironment never proxies loopback: the token stays on this machine
+    assert loopback["path"] == "/direct" and by_name["path"] == "/by-name"
+    assert proxied["path"] == "http://upstream.invalid/q"  # the proxy got the absolute URL
+    assert wrong_port["path"] == "http://db.corp.invalid:8080/q"
+
+
+async def test_https_requests_use_only_https_proxy(
+    http_server: Server, proxy_env: pytest.MonkeyPatch
+) -> None:
+    proxy_env.setenv("HTTP_PROXY", http_server.url)
+    proxy_env.setenv("ALL_PROXY", http_server.url)  # Go does not read ALL_PROXY
+
+    async with http_client(settings("https://upstream.invalid")) as client:
+        with pytest.raises(httpx.ConnectError):  # went direct, not through HTTP_PROXY
+            await client.get("/x")
+
+
+def test_the_system_ca_store_is_loaded_once_and_only_for_https(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loads: list[object] = []
+    original = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        loads.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    system_ssl_context.cache_clear()
+    try:
+        plain = [http_client(settings("http://127.0.0.1:9")) for _ in range(20)]
+        assert loads == []  # http:// only: no certificate is read
+        secure = [http_client(settings(f"https://upstream-{n}.test")) for n in range(20)]
+        assert len(loads) == 1  # twenty https datasources, one CA store
+        first = HTTPSettings(url="https://a.test").ssl_context()
+        assert first is HTTPSettings(url="https://b.test").ssl_context()
+    finally:
+        system_ssl_context.cache_clear()
+    for client in plain + secure:
+        asyncio.run(client.aclose())
+
+
+async def test_a_non_ascii_header_value_is_sent_as_utf8(http_server: Server) -> None:
+    ds = settings(http_server.url, {"httpHeaderName1": "X-Team"}, {"httpHeaderValue1": "Grüße ✓"})
+
+    async with http_client(ds) as client:
+        seen = await get(client)
+
+    # http.server decodes header bytes as latin-1; the bytes on the wire were UTF-8, like Go's
+    assert seen["headers"]["X-Team"].encode("latin-1").decode() == "Grüße ✓"
+
+
+@pytest.mark.parametrize(
+    ("json_data", "secrets", "message"),
+    [
+        ({"timeout": "1e309"}, {}, "jsonData.timeout must be a positive, finite number"),
+        ({"timeout": float("nan")}, {}, "jsonData.timeout must be a positive, finite number"),
+        ({"timeout": 10**400}, {}, "jsonData.timeout must be a positive, finite number"),
+        (
+            {"httpHeaderName1": "X-Forged"},
+            {"httpHeaderValue1": "a\r\nX-Admin: 1"},
+            "httpHeaderValue1 contains a line break",
+        ),
+        ({"httpHeaderName1": "X Bad"}, {}, "httpHeaderName1 must be a header name"),
+    ],
+)
+def test_hostile_settings_are_configuration_errors(
+    json_data: dict[str, Any], secrets: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        HTTPSettings.from_datasource(settings("http://x", json_data, secrets))
+
+
+GO_RULES = {"HTTP_PROXY": "http.proxy:3128", "HTTPS_PROXY": "https://secure.proxy"}
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "url", "proxied"),
+    [  # golang.org/x/net/http/httpproxy: useProxy and config.init, case by case
+        ("", "http://example.com/", "http://http.proxy:3128"),
+        ("", "https://example.com/", "https://secure.proxy"),
+        ("", "http://localhost:3000/", ""),
+        ("", "http://127.0.0.2/", ""),
+        ("", "http://[::1]:80/", ""),
+        ("", "http://[::ffff:127.0.0.1]/", ""),
+        ("*", "http://example.com/", ""),
+        ("example.com", "http://example.com/", ""),
+        ("example.com", "http://api.example.com/", ""),
+        ("example.com", "http://notexample.com/", "http://http.proxy:3128"),
+        (".example.com", "http://example.com/", "http://http.proxy:3128"),
+        (".example.com", "http://api.example.com/", ""),
+        ("*.example.com", "http://api.example.com/", ""),
+        ("example.com:8080", "http://example.com/", "http://http.proxy:3128"),
+        ("example.com:8080", "http://example.com:8080/", ""),
+        ("EXAMPLE.com", "http://Example.COM/", ""),
+        ("10.0.0.0/8", "http://10.1.2.3/", ""),
+        ("10.0.0.0/8", "http://11.1.2.3/", "http://http.proxy:3128"),
+        ("192.168.1.5", "http://192.168.1.5/", ""),
+        ("192.168.1.5:81", "http://192.168.1.5/", "http://http.proxy:3128"),
+        ("[2001:db8::1]:443", "https://[2001:db8::1]/", ""),
+        (" , example.com ,", "http://example.com/", ""),
+    ],
+)
+def test_proxy_rules_are_gos(no_proxy: str, url: str, proxied: str) -> None:
+    proxies = EnvironmentProxies.from_environment({**GO_RULES, "NO_PROXY": no_proxy})
+
+    assert proxies.proxy_for(url) == proxied
+
+
+def test_proxy_variables_as_go_reads_them() -> None:
+    def read(**environment: str) -> EnvironmentProxies:
+        return EnvironmentProxies.from_environment(environment)
+
+    assert read(HTTP_PROXY="http://UP", http_proxy="http://low").http_proxy == "http://UP"
+    assert read(HTTP_PROXY="", http_proxy="http://low").http_proxy == "http://low"
+    assert read(HTTP_PROXY="http://p", REQUEST_METHOD="GET").http_proxy == ""  # CGI: httpoxy
+    assert read(HTTPS_PROXY="socks5://s:1080").https_proxy == "socks5://s:1080"
+    assert read(HTTP_PROXY="p:1").proxy_for("https://example.com/") == ""  # no fallback
+    assert read(no_proxy="example.com", HTTP_PROXY="p").proxy_for("http://example.com") == ""
+
+
+async def test_connection_options_reach_every_transport(http_server: Server) -> None:
+    async with http_client(settings(http_server.url), local_address="127.0.0.2") as client:
+        seen = await get(client)
+
+    assert seen["address"] == "127.0.0.2"  # httpx alone would drop it next to transport=
+
+
+class _Tunnel(BaseHTTPRequestHandler):
+    """A real CONNECT proxy; every tunnel goes to ``server.target``, whatever the name asked."""
+
+    def do_CONNECT(self) -> None:
+        self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        upstream = socket.create_connection(self.server.target)  # type: ignore[attr-defined]
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        sockets = [self.connection, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(sockets, [], [], 5)
+                if not readable:
+                    return
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (upstream if source is self.connection else self.connection).sendall(data)
+        finally:
+            upstream.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def test_https_goes_through_https_proxy_with_connect(
+    https_server: Server, ca: trustme.CA, proxy_env: pytest.MonkeyPatch
+) -> None:
+    proxy = Quiet(("127.0.0.1", 0), _Tunnel)
+    proxy.seen = []  # type: ignore[attr-defined]
+    proxy.target = https_server.server.server_address[:2]  # type: ignore[attr-defined]
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    proxy_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    ds = settings(
+        "https://upstream.test",
+        {"tlsAuthWithCACert": True},
+        {"tlsCACert": ca.cert_pem.bytes().decode()},
+    )
+    try:
+        async with http_client(ds) as client:
+            seen = await get(client, "/through")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join(5)
+
+    assert seen["path"] == "/through"  # TLS to upstream.test, end to end through the tunnel
+    assert proxy.seen == ["upstream.test:443"]  # type: ignore[attr-defined]

@@ -256,3 +256,52 @@ async def test_resource_handlers_receive_the_options_too() -> None:
         other = await client.call_resource("GET", "declared")
     assert reply.json() == {"id": 7, "url": "http://up", "retries": 2}
     assert other.json() == {"declared": "http://up"}
+
+
+@dataclass
+class Bounded:
+    points: int = field(default=10, metadata={"min": 1, "max": 500})
+    ratio: float = 0.5
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        # Plutono stores jsonData numbers textually (contract 8.9): what an editor let through.
+        (b'{"points": 1e+21}', "field 'points': expected int, got float"),
+        (b'{"points": 9007199254740993}', "field 'points': 9007199254740993 is not a safe integer"),
+        (b'{"points": 0}', "field 'points': 0 must be at least 1"),
+        (b'{"points": 501}', "field 'points': 501 must be at most 500"),
+        (b'{"ratio": NaN}', "field 'ratio': nan is not a finite number"),
+        (b'{"ratio": Infinity}', "field 'ratio': inf is not a finite number"),
+    ],
+)
+def test_numbers_are_checked_as_the_generated_editor_checks_them(raw: bytes, message: str) -> None:
+    settings = DataSourceSettings(id=3, name="upstream", raw_json_data=raw)
+    with pytest.raises(OptionsError) as raised:
+        decode_options(Bounded, settings)
+    assert message in raised.value.message
+
+
+def test_numbers_within_bounds_decode() -> None:
+    settings = DataSourceSettings(id=3, name="x", raw_json_data=b'{"points": 500, "ratio": 1e300}')
+    assert decode_options(Bounded, settings) == Bounded(points=500, ratio=1e300)
+
+
+class PydanticNumbers(pydantic.BaseModel):
+    points: int = 1
+    ratio: float | None = None
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"points": 9007199254740993}', "field 'points': 9007199254740993 is not a safe integer"),
+        (b'{"ratio": NaN}', "field 'ratio': nan is not a finite number"),
+    ],
+)
+def test_pydantic_numbers_get_the_same_checks(raw: bytes, message: str) -> None:
+    settings = DataSourceSettings(id=3, name="upstream", raw_json_data=raw)
+    with pytest.raises(OptionsError) as raised:
+        decode_options(PydanticNumbers, settings)
+    assert message in raised.value.message

@@ -91,7 +91,7 @@ async def test_unknown_type_without_fallback_names_the_type() -> None:
 
     router.add_route("known", handler)
     results = await router.dispatch([query("A", "other")], RequestContext())
-    assert results["A"].error == "no handler for query type 'other'"
+    assert results["A"].error == "no handler for query type 'other'; the plugin handles 'known'"
 
 
 async def test_fallback_takes_types_without_a_route() -> None:

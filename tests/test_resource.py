@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from plutono_plugin._asgi import BodyCut
 from plutono_plugin.context import PluginContext, RequestContext, User
 from plutono_plugin.errors import ResourceError
 from plutono_plugin.resource import (
@@ -298,7 +299,11 @@ async def test_stream_error_after_first_chunk_ends_stream_and_logs(
     router.add_route("x", handler)
     response = await router.dispatch(make_request("GET", "x"))
     assert response.status == 200
-    assert await chunks_of(response) == [b"first"]
+    received: list[bytes] = []
+    with pytest.raises(BodyCut, match="failed while streaming: RuntimeError: disk on fire"):
+        async for chunk in response.iter_chunks():
+            received.append(chunk)
+    assert received == [b"first"]
     assert "disk on fire" in caplog.text
 
 

@@ -44,7 +44,7 @@ class QuickstartOptions:
 
     unit: Literal["", "percent", "ms", "short"] = ""
     """Unit of the sine values (empty: none)."""
-    max_points: int = 0
+    max_points: int = field(default=0, metadata={"min": 0})
     """Most points per sine series; 0 leaves it to the panel's max data points."""
     fail: bool = False
     """Make "Save & Test" fail on purpose, to see how an ERROR looks."""
@@ -99,8 +99,8 @@ class SineQuery:
 class SlowQuery(SineQuery):
     """A sine query that first waits ``durationMs`` milliseconds."""
 
-    duration_ms: int = 0
-    """Milliseconds to wait before answering."""
+    duration_ms: int = field(default=0, metadata={"min": 0, "max": 60_000})
+    """Milliseconds to wait before answering (at most a minute)."""
 
 
 @dataclass
@@ -140,8 +140,18 @@ def sine_frame(query: Query, model: SineQuery, options: QuickstartOptions | None
     )
 
 
-@plugin.query("sine")
 @plugin.query("")  # registered first: the editor's first choice, what a new query gets
+async def default(
+    query: Query,
+    model: SineQuery,
+    context: RequestContext,
+    options: QuickstartOptions | None = None,
+) -> Frame:
+    """What a new query runs until a type is chosen: a sine wave of amplitude 1."""
+    return await sine(query, model, context, options)
+
+
+@plugin.query("sine")
 async def sine(
     query: Query,
     model: SineQuery,

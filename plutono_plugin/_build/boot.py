@@ -5,7 +5,12 @@
 the target machine, no bytecode written). It reads ``lib/build.json``, checks the interpreter's
 version, selects ``lib/deps/<os>-<arch>[-<libc>]-py<X.Y>`` for *this interpreter* (a Python
 under Rosetta or an Alpine container is what counts, not the launcher's name), puts the plugin,
-the framework and that tree first on ``sys.path`` and serves the entry.
+the framework, that tree and the pure-Python dependencies all trees share
+(``lib/deps/pure-py<X.Y>``) first on ``sys.path`` and serves the entry.
+
+The launcher passes its own path as the one argument: the process is renamed after it
+(``prctl(PR_SET_NAME)`` on Linux, through ctypes), so ``pgrep gpx_quickstart`` finds the
+plugin as it finds a Go plugin, and the command line (``pgrep -f``, ``ps``) names it too.
 
 When something is missing it writes one hclog JSON line (contract 1.11: ``@level`` and
 ``@message`` strings) naming the problem and the fix, and exits 1: Plutono logs that line at
@@ -26,6 +31,9 @@ ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm
 PYTHON_SETTING = "PL_PLUGIN_PYTHON"
 """The ini key ``[plugin.<id>] python`` reaches the launcher as this variable (contract 1.2)."""
 
+_PR_SET_NAME = 15  # linux/prctl.h
+_COMM_LENGTH = 15  # the kernel keeps 15 bytes of a process name (TASK_COMM_LEN - 1)
+
 
 def variant_name(goos: str, goarch: str, libc: str) -> str:
     """Name of a dependency tree: ``linux-amd64-musl``, ``darwin-arm64`` (no libc on macOS).
@@ -42,6 +50,11 @@ def variant_name(goos: str, goarch: str, libc: str) -> str:
 def deps_name(variant: str, version: Tuple[int, int]) -> str:
     """Directory under ``lib/deps`` for a variant and a Python ``(major, minor)``."""
     return "%s-py%d.%d" % (variant, version[0], version[1])
+
+
+def pure_name(version: Tuple[int, int]) -> str:
+    """Directory under ``lib/deps`` of the pure-Python dependencies every tree shares."""
+    return "pure-py%d.%d" % (version[0], version[1])
 
 
 def _interpreter_libc(executable: str) -> str:
@@ -125,6 +138,48 @@ def select(
     return name, None
 
 
+def set_process_name(name: str) -> bool:
+    """Give the process ``name`` (its first 15 bytes on Linux); ``False`` where impossible.
+
+    ``exec -a`` in the launcher cannot do it: dash, Debian's ``/bin/sh``, has no ``-a``, and
+    Python locates its own installation from ``argv[0]``. macOS has no per-process name to
+    set; there the command line carries the launcher's path.
+    """
+    if not sys.platform.startswith("linux") or not name:
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        title = name.encode("utf-8", "replace")[:_COMM_LENGTH]
+        return bool(libc.prctl(_PR_SET_NAME, ctypes.c_char_p(title), 0, 0, 0) == 0)
+    except (OSError, AttributeError, ImportError):  # no libc symbol, no ctypes
+        return False
+
+
+def config_problem(config: object) -> Optional[str]:
+    """What is wrong with the contents of ``lib/build.json``, or ``None``."""
+    if not isinstance(config, dict):
+        return "it holds no JSON object"
+    for key in ("plugin_id", "entry", "python"):
+        if not isinstance(config.get(key), str) or not config[key]:
+            return "%s must be a non-empty string" % key
+    versions = config.get("python_versions")
+    if (
+        not isinstance(versions, list)
+        or not versions
+        or not all(isinstance(item, str) and _is_version(item) for item in versions)
+    ):
+        return 'python_versions must be a non-empty list of versions such as "3.11"'
+    return None
+
+
+def _is_version(text: str) -> bool:
+    major, dot, minor = text.partition(".")
+    digits = "0123456789"  # str.isascii() is too new for the Pythons this must name
+    return bool(dot and major and minor) and all(char in digits for char in major + minor)
+
+
 def problem_line(problem: Dict[str, str]) -> str:
     """One hclog JSON line (contract 1.11): string ``@level`` and ``@message``, extra keys."""
     record = {"@level": "error", "@message": problem["message"] + "; fix: " + problem["fix"]}
@@ -140,16 +195,30 @@ def _fail(problem: Dict[str, str]) -> int:
 
 def main(argv: List[str]) -> int:
     """Check, select and serve; returns the exit code when the plugin cannot start."""
+    if len(argv) > 1:  # the launcher's path (Plutono itself passes no arguments)
+        set_process_name(os.path.basename(argv[1]))
     lib = os.path.dirname(os.path.abspath(__file__))
+    rebuild = "copy the whole directory again, or rebuild with plutono-plugin build"
     try:
         with open(os.path.join(lib, "build.json")) as handle:
             config = json.load(handle)
-        built = os.listdir(os.path.join(lib, "deps"))
-    except (OSError, ValueError) as error:
+        built = [
+            name for name in os.listdir(os.path.join(lib, "deps")) if not name.startswith("pure-")
+        ]
+    except (OSError, ValueError, RecursionError) as error:
         return _fail(
             {
-                "message": "the plugin directory %s is incomplete: %s" % (os.path.dirname(lib), error),
-                "fix": "copy the whole directory again, or rebuild with plutono-plugin build",
+                "message": "the plugin directory %s is incomplete: %s"
+                % (os.path.dirname(lib), error),
+                "fix": rebuild,
+            }
+        )
+    damage = config_problem(config)
+    if damage is not None:
+        return _fail(
+            {
+                "message": "%s is damaged: %s" % (os.path.join(lib, "build.json"), damage),
+                "fix": rebuild,
             }
         )
     goos, goarch, libc = this_variant()
@@ -170,6 +239,8 @@ def main(argv: List[str]) -> int:
         os.path.join(lib, "plugin"),
         os.path.join(lib, "framework"),
         os.path.join(lib, "deps", str(name)),
+        # what every tree of this Python version holds identically, stored once (_build/pure.py)
+        os.path.join(lib, "deps", pure_name(sys.version_info[:2])),
     ]
     dev_source = config.get("dev_source")
     if dev_source:  # a --dev build: the edited source, restarted on change (hot reload)

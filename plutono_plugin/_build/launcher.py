@@ -5,7 +5,8 @@ directory and passes its whole environment (contract 1.1, 1.2). The script locat
 directory from ``$0`` (no build-machine path inside), takes the interpreter from
 ``PL_PLUGIN_PYTHON`` (the ini key ``[plugin.<id>] python``) or the one chosen at build time,
 and runs ``lib/boot.py`` isolated (``-I -S``) without writing bytecode (``-B``: ``__pycache__``
-files appearing at run time would make a signed plugin ``modified``, contract 2.2). A missing
+files appearing at run time would make a signed plugin ``modified``, contract 2.2), passing its
+own path, after which ``boot.py`` names the process (``pgrep gpx_<name>`` finds it). A missing
 interpreter is reported as one hclog JSON line (contract 1.11), since Plutono shows plain stderr
 only at debug level; every later check is in ``boot.py``.
 """
@@ -13,13 +14,20 @@ only at debug level; every later check is in ``boot.py``.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 __all__ = ("launcher_script",)
 
 
 def launcher_script(plugin_id: str, python: str) -> str:
-    """The launcher's text; the same file serves every platform of one build."""
+    """The launcher's text; the same file serves every platform of one build.
+
+    ``plugin_id`` must be a safe name (``plugin.json`` is checked before a build): it is
+    written into the script, and a newline in it would add a shell line (issue 17).
+    """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", plugin_id):
+        raise ValueError(f"plugin id {plugin_id!r} is not a safe name for the launcher")
     fix = (
         f"install Python or set [plugin.{plugin_id}] python = /path/to/python3 "
         "in the Plutono configuration (PL_PLUGIN_PYTHON)"
@@ -42,5 +50,6 @@ def launcher_script(plugin_id: str, python: str) -> str:
         "fi\n"
         "PYTHONDONTWRITEBYTECODE=1\n"
         "export PYTHONDONTWRITEBYTECODE\n"
-        'exec "$python" -I -S -B "$here/lib/boot.py"\n'
+        # $0 goes along so that boot.py can name the process after the launcher (pgrep).
+        'exec "$python" -I -S -B "$here/lib/boot.py" "$0"\n'
     )

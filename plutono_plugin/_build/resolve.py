@@ -59,6 +59,11 @@ class Requirements:
     """
 
     def __init__(self, plugin_file: Path | None, extras: Collection[str] = ()) -> None:
+        self.plugin = _read_requirements(plugin_file) if plugin_file else []
+        # Frames need no Arrow library, but pandas and polars data go through pyarrow: a
+        # plugin that requires them gets the framework extra of the same name (with pyarrow).
+        named = {_normal(match.group(1)) for line in self.plugin if (match := _NAME.match(line))}
+        extras = {*extras, *(named & {"pandas", "polars"})}
         framework = []
         for item in importlib.metadata.requires("plutono-plugin") or []:
             requirement, _, marker = item.partition(";")
@@ -68,7 +73,6 @@ class Requirements:
             elif extra.group(1) in extras:  # e.g. a --dev build's reload and debug extras
                 framework.append(requirement.strip())
         self.framework = sorted(framework)
-        self.plugin = _read_requirements(plugin_file) if plugin_file else []
         # A requirement with its own version specifier decides that version; a bare name
         # gets the build environment's version like everything else.
         own = {

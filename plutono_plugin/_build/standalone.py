@@ -19,10 +19,11 @@ import sys
 import tempfile
 import venv
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ConfigurationError
+from .files import copy_files
 from .resolve import Requirements, cache_directory
 from .targets import host_platform
 
@@ -80,7 +81,7 @@ def build_standalone(
     folder: Path,
     manifest: dict[str, Any],
     entry: str,
-    code: list[Path],
+    code: list[tuple[PurePosixPath, Path]],
     requirements: Requirements,
     say: Callable[[str], None],
 ) -> tuple[list[Path], list[str]]:
@@ -96,11 +97,7 @@ def build_standalone(
             paths / "plutono_plugin",
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
-        for path in code:
-            if path.is_dir():
-                shutil.copytree(path, paths / path.name)
-            else:
-                shutil.copyfile(path, paths / path.name)
+        copy_files(code, paths)
         script = scratch / "entry.py"
         # The plugin is a hidden import: importing it here would run its code before the
         # cookie check, which must come first (contract 1.3); serve() imports it after.

@@ -246,6 +246,8 @@ def read_manifest(plugin_dir: str | os.PathLike[str]) -> PluginManifest:
         raise ConfigurationError(f"{path} does not exist: not a plugin directory") from None
     except (OSError, ValueError) as error:
         raise ConfigurationError(f"cannot read {path}: {error}") from None
+    except RecursionError:
+        raise ConfigurationError(f"cannot read {path}: it is nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path} must hold a JSON object")
     for key in ("id", "type"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ __all__ = (
     "handshake_line",
     "negotiate_version",
     "open_listener",
+    "remove_stale_socket_directories",
     "write_handshake",
 )
 
@@ -46,6 +48,8 @@ APP_PROTOCOL_VERSION: Final = 2
 """pluginv2; version 1 would select Plutono's deprecated legacy protocol (contract 1.4)."""
 
 _UNIX_PATH_MAX: Final = 100  # sun_path is 104 (macOS) or 108 (Linux) bytes
+_PREFIX: Final = "plutono-plugin-"
+_SOCKET_NAME: Final = "plugin.sock"
 
 
 def check_cookie(environ: Mapping[str, str]) -> None:
@@ -135,11 +139,76 @@ def _open_tcp(environ: Mapping[str, str]) -> Listener:
     raise HandshakeError("Couldn't bind plugin TCP listener")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, another user's
+        return True
+    return True
+
+
+def remove_stale_socket_directories(parent: str | None = None) -> int:
+    """Remove socket directories left by plugin processes of this user that no longer run.
+
+    A SIGKILLed plugin (the host's ``Kill()`` after 2 s, contract 1.12) cannot remove its
+    directory. Each directory is named after its process (``plutono-plugin-<pid>-…``); one
+    is removed only when it belongs to this user, is a real directory (not a link), its
+    process is gone, and it holds nothing but the socket. Entries are removed relative to an
+    open directory descriptor, so a path swapped in between cannot redirect the removal.
+    Returns how many were removed; never raises.
+    """
+    parent = parent or tempfile.gettempdir()
+    removed = 0
+    try:
+        entries = [entry.name for entry in os.scandir(parent) if entry.name.startswith(_PREFIX)]
+    except OSError:
+        return 0
+    for name in entries:
+        pid_text = name[len(_PREFIX) :].partition("-")[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        try:
+            removed += _remove_socket_directory(parent, name)
+        except OSError:
+            continue
+    return removed
+
+
+def _remove_socket_directory(parent: str, name: str) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    parent_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        directory_fd = os.open(name, flags, dir_fd=parent_fd)
+        try:
+            info = os.fstat(directory_fd)
+            if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+                return 0
+            contents = os.listdir(directory_fd)
+            if any(entry != _SOCKET_NAME for entry in contents):
+                return 0
+            if contents:
+                if not stat.S_ISSOCK(
+                    os.stat(_SOCKET_NAME, dir_fd=directory_fd, follow_symlinks=False).st_mode
+                ):
+                    return 0
+                os.unlink(_SOCKET_NAME, dir_fd=directory_fd)
+        finally:
+            os.close(directory_fd)
+        os.rmdir(name, dir_fd=parent_fd)
+        return 1
+    finally:
+        os.close(parent_fd)
+
+
 def _open_unix() -> Listener | None:
     # A fresh 0700 directory (mkdtemp) holds the socket, so no other user can connect to it and
-    # removing the directory on exit removes the socket too (contract 1.5).
-    directory = tempfile.mkdtemp(prefix="plutono-plugin-")
-    path = os.path.join(directory, "plugin.sock")
+    # removing the directory on exit removes the socket too (contract 1.5). Its name carries
+    # the pid, so a later process can tell a dead plugin's leftover directory.
+    remove_stale_socket_directories()
+    directory = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
+    path = os.path.join(directory, _SOCKET_NAME)
     if len(path.encode()) > _UNIX_PATH_MAX:
         shutil.rmtree(directory, ignore_errors=True)
         return None

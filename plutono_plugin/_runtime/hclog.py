@@ -7,8 +7,13 @@ log. Its parser is unforgiving, so this formatter guarantees, whatever a caller 
   unchecked type assertion panic in an unrecovered goroutine: Plutono crashes);
 * ``@timestamp`` has exactly 6 fractional digits and ``Z`` (other layouts: the line is logged raw);
 * ``@level`` is one of ``trace|debug|info|warn|error`` (anything else: logged raw at debug);
-* every other value is JSON-safe (str, number, bool, null, list, object; NaN/Inf as strings);
-* the line stays below 64 KiB (the host reads stderr in 64 KiB pieces), truncated with a marker.
+* every other value is JSON-safe (str, float, bool, null, list, object; NaN/Inf as strings);
+  integers are written as decimal strings, which Plutono prints as integers;
+* the line stays below 64 KiB (the host reads stderr in 64 KiB pieces), truncated with a marker;
+* no credential reaches the log: a :class:`~plutono_plugin._headers.SecretValue` anywhere, and
+  the text under a credential key (``Authorization``, ``Cookie``, ``password``, ``api_key``,
+  any name :func:`~plutono_plugin._headers.is_secret_header` flags) at any depth of an
+  ``extra`` value, is written as ``"<redacted>"``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import UTC, datetime
 from typing import IO, Final
 
 from .._calls import current_log_fields
+from .._headers import SecretValue, is_secret_header
 
 __all__ = ("TRACE", "HclogFormatter", "configure_logging", "level_name")
 
@@ -39,7 +45,7 @@ _RECORD_ATTRIBUTES = frozenset(
     | {"message", "asctime", "taskName"}
 )
 _TRUNCATED = "…[truncated]"
-_CHATTY_LIBRARIES = ("asyncio", "grpclib", "h2", "hpack")
+_CHATTY_LIBRARIES = ("asyncio", "grpclib", "h2", "hpack", "httpcore", "httpx")
 
 logging.addLevelName(TRACE, "TRACE")
 
@@ -78,16 +84,42 @@ def _text(value: object) -> str:
         return f"<unprintable {type(value).__name__}: {type(error).__name__}>"
 
 
+_REDACTED = "<redacted>"
+
+
+def _is_credential(key: str, value: object) -> bool:
+    """Text (or a list of texts) under a credential key; flags and counts stay readable."""
+    if not is_secret_header(key):
+        return False
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, str | bytes) for item in value)
+    return isinstance(value, str | bytes | bytearray)
+
+
 def _json_safe(value: object, depth: int = 0) -> object:
     """Make ``value`` acceptable to ``json.dumps(allow_nan=False)``, keeping it readable."""
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, SecretValue):
+        return _REDACTED
+    if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, int):
+        # go-plugin decodes JSON numbers as float64 and Plutono prints those as "19.000"; a
+        # decimal string prints as "19" (issue 17: datasourceId, orgId).
+        return _text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else _text(value)
     if depth > 8:
         return _text(value)
     if isinstance(value, Mapping):
-        return {_text(key): _json_safe(item, depth + 1) for key, item in value.items()}
+        try:
+            items = list(value.items())
+        except Exception:
+            return _text(value)
+        safe: dict[str, object] = {}
+        for key, item in items:
+            name = _text(key)
+            safe[name] = _REDACTED if _is_credential(name, item) else _json_safe(item, depth + 1)
+        return safe
     if isinstance(value, list | tuple | set | frozenset):
         return [_json_safe(item, depth + 1) for item in value]
     if isinstance(value, BaseException):
@@ -123,7 +155,8 @@ class HclogFormatter(logging.Formatter):
             if key in _RECORD_ATTRIBUTES or key.startswith("_"):
                 continue
             name = _text(key)
-            fields[f"extra.{name}" if name in _RESERVED else name] = _json_safe(value)
+            safe = _REDACTED if _is_credential(name, value) else _json_safe(value)
+            fields[f"extra.{name}" if name in _RESERVED else name] = safe
         if record.exc_info and record.exc_info[0] is not None:
             fields["traceback"] = "".join(traceback.format_exception(*record.exc_info))
         elif record.exc_text:
@@ -198,7 +231,8 @@ def configure_logging(level: str, stream: IO[str] | None = None) -> logging.Hand
     root.setLevel(threshold)
     # The transport's own output (every HTTP/2 frame at debug; "Request was cancelled" at info
     # each time the host resets its broker and stdio streams) drowns the plugin's records and
-    # costs time on every call; below warnings it shows at ``trace`` only.
+    # costs time on every call; below warnings it shows at ``trace`` only. So does the HTTP
+    # client's (httpcore: about 15 debug lines per upstream request; httpx: one info line).
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(
             threshold if threshold <= TRACE else max(threshold, logging.WARNING)

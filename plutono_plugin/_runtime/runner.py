@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 import anyio
@@ -34,10 +35,6 @@ __all__ = ("check_host", "exit_process", "run_plugin")
 
 _log = logging.getLogger("plutono_plugin.server")
 
-PARENT_POLL_SECONDS = 0.25
-"""How often the host's pid is checked; with the short grace below, exit comes within 2 s."""
-ORPHAN_GRACE_SECONDS = 0.2
-"""Grace for in-flight calls when the host is gone: nobody is left to read their answers."""
 FORCED_EXIT_CODE = 128 + signal.SIGTERM
 """Exit status after a second SIGTERM (the conventional "killed by SIGTERM" status)."""
 
@@ -77,6 +74,14 @@ def exit_process(status: int) -> NoReturn:
     os._exit(status)
 
 
+def _force_exit(status: int) -> NoReturn:
+    """End the process from any thread or a signal handler, even under a tracer."""
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    os._exit(status)
+
+
 def run_plugin(plugin: Plugin, environ: Mapping[str, str] | None = None) -> int:
     """Serve ``plugin`` until the host stops it; return the process exit status."""
     env = os.environ if environ is None else environ
@@ -93,10 +98,14 @@ def run_plugin(plugin: Plugin, environ: Mapping[str, str] | None = None) -> int:
 
 
 async def _serve(plugin: Plugin, settings: Settings, environ: Mapping[str, str]) -> int:
-    server = PluginServer(plugin, settings=settings, environ=environ)
+    # The watchdog thread watches the host's pid: go-plugin never signals a plugin whose host
+    # died (a SIGKILLed host runs no Kill()); re-parenting is the reliable sign on POSIX, and a
+    # thread sees it even while a handler blocks the loop.
+    server = PluginServer(
+        plugin, settings=settings, environ=environ, parent_pid=os.getppid(), exit=_force_exit
+    )
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_signals, server)
-        group.start_soon(_watch_parent, server, os.getppid())
         try:
             await server.start()
         except Exception:
@@ -112,8 +121,31 @@ async def _serve(plugin: Plugin, settings: Settings, environ: Mapping[str, str])
     return 0
 
 
+def _notice_sigterm_in_any_case(server: PluginServer) -> None:
+    """Chain a Python-level SIGTERM handler before the loop's own (which only wakes the loop).
+
+    Python runs it in the main thread between two bytecodes — also inside a handler blocking
+    the loop — so the watchdog bounds the stop even when the loop never gets to begin it; a
+    second SIGTERM there exits at once, as the loop would.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    seen = 0
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        nonlocal seen
+        seen += 1
+        if seen > 1:
+            _force_exit(FORCED_EXIT_CODE)
+        server.stop_signalled()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 async def _watch_signals(server: PluginServer) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        _notice_sigterm_in_any_case(server)
         terminating = False
         async for signum in signals:
             if signum == signal.SIGINT:
@@ -128,12 +160,3 @@ async def _watch_signals(server: PluginServer) -> None:
                 _log.warning("second SIGTERM: exiting at once")
                 logging.shutdown()
                 os._exit(FORCED_EXIT_CODE)
-
-
-async def _watch_parent(server: PluginServer, parent: int) -> None:
-    # go-plugin never signals a plugin whose host died (SIGKILLed host: nothing runs its Kill);
-    # the pipes just close. Re-parenting is the reliable sign on every POSIX system.
-    while os.getppid() == parent:  # noqa: ASYNC110 - no event exists for "my parent died"
-        await anyio.sleep(PARENT_POLL_SECONDS)
-    _log.warning("the host process is gone, stopping", extra={"host_pid": parent})
-    server.close(grace=ORPHAN_GRACE_SECONDS)

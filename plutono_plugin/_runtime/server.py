@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
@@ -33,7 +33,7 @@ from .watchdog import LoopWatchdog
 if TYPE_CHECKING:
     from ..plugin import Plugin
 
-__all__ = ("PluginServer",)
+__all__ = ("ORPHAN_GRACE_SECONDS", "PluginServer")
 
 _log = logging.getLogger("plutono_plugin.server")
 
@@ -42,6 +42,8 @@ REPLY_FLUSH_SECONDS: Final = 0.01
 under it. The host ignores the reply (contract 1.12), so this is courtesy, kept short."""
 SERVER_CLOSE_SECONDS: Final = 0.5
 """How long grpclib may take to close its connections once the calls are done or cancelled."""
+ORPHAN_GRACE_SECONDS: Final = 0.2
+"""Grace for in-flight calls when the host is gone: nobody is left to read their answers."""
 STDOUT_READER_JOIN_SECONDS: Final = 0.2
 """How long the stdout reader thread may take to forward the last captured output."""
 
@@ -64,6 +66,8 @@ class PluginServer:
         handshake_fd: int | None = 1,
         capture_stdout: bool = True,
         capture_stderr: bool | None = None,
+        parent_pid: int | None = None,
+        exit: Callable[[int], object] | None = None,
     ) -> None:
         self.plugin = plugin
         self.settings = settings
@@ -86,8 +90,15 @@ class PluginServer:
         self._stopped: anyio.Event | None = None
         self._stopping = False
         self._grace = plugin.shutdown_grace
-        stall = plugin.loop_stall_warning
-        self._watchdog = LoopWatchdog(stall) if stall is not None else None
+        # Always running: besides stall warnings (off when loop_stall_warning is None) it
+        # notices the host's death and bounds a stop while a handler blocks the loop.
+        self._watchdog = LoopWatchdog(
+            plugin.loop_stall_warning,
+            parent=parent_pid,
+            on_parent_gone=lambda: self.close(grace=ORPHAN_GRACE_SECONDS),
+            orphan_grace=ORPHAN_GRACE_SECONDS,
+            exit=exit,
+        )
 
     @property
     def address(self) -> str:
@@ -126,8 +137,7 @@ class PluginServer:
             write_handshake(self.listener, self._handshake_fd)
             for capture in self._captures:
                 capture.start()
-        if self._watchdog is not None:
-            self._watchdog.start()
+        self._watchdog.start()
         # Off the start-up path: the host is already connecting while this imports.
         threading.Thread(target=_metrics.create, name="plutono-plugin-metrics", daemon=True).start()
         _log.debug(
@@ -150,8 +160,17 @@ class PluginServer:
         """Ask the server to stop (idempotent); in-flight calls get ``grace`` seconds."""
         if grace is not None:
             self._grace = min(self._grace, grace)
+        self._watchdog.stop_requested(self._grace)
         if self._stop_requested is not None:
             self._stop_requested.set()
+
+    def stop_signalled(self) -> None:
+        """A stop signal arrived: bound the stop even if the loop cannot run to begin it.
+
+        Safe in a signal handler, which Python runs between two bytecodes of whatever the
+        main thread executes — a handler blocking the loop included (watchdog module).
+        """
+        self._watchdog.stop_requested(self._grace)
 
     async def wait_closed(self) -> None:
         """Wait until the server has been asked to stop, has stopped and is torn down."""
@@ -184,8 +203,6 @@ class PluginServer:
                 )
 
     async def _teardown(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.close()
         if self._server is not None:
             self._server.close()  # cancels whatever is still running
             with anyio.move_on_after(SERVER_CLOSE_SECONDS):
@@ -200,6 +217,7 @@ class PluginServer:
                 capture.close()
             for capture in self._captures:
                 capture.wait_closed(STDOUT_READER_JOIN_SECONDS)
+            self._watchdog.close()  # last: a teardown blocking the loop is bounded too
 
     async def __aenter__(self) -> PluginServer:
         await self.start()

@@ -79,7 +79,8 @@ class CallTracker:
 def _context_fields(message: pluginv2.PluginContext | None) -> dict[str, object]:
     if message is None:
         return {}
-    fields: dict[str, object] = {"orgId": message.org_id or None, "pluginId": message.plugin_id}
+    # No pluginId: Plutono's log wrapper adds it to every plugin record already (contract 1.11).
+    fields: dict[str, object] = {"orgId": message.org_id or None}
     settings = message.data_source_instance_settings
     if settings is not None:
         fields.update(datasourceId=settings.id, datasourceUid=settings.uid)

@@ -6,12 +6,15 @@ The directory holds everything but an interpreter (``--standalone`` bundles that
     gpx_name_linux_amd64  gpx_name_linux_arm64  gpx_name_darwin_…     (launchers, contract 2.1)
     lib/boot.py           selects the dependency tree, checks, serves (see _build/boot.py)
     lib/build.json        entry, interpreter, Python versions
-    lib/plugin/           the plugin's own modules and packages
+    lib/plugin/           the plugin's files: code and data, minus excludes (_build/files.py)
     lib/framework/        plutono_plugin
     lib/deps/linux-amd64-glibc-py3.11/  linux-amd64-musl-py3.11/  darwin-arm64-py3.11/  …
+    lib/deps/pure-py3.11/  the pure-Python dependencies every tree shares (_build/pure.py)
 
 Every ``.py`` has bytecode compiled at build time for each target Python (hash-based, so it
-survives copies and unzips); nothing is written into the directory at run time.
+survives copies and unzips); nothing is written into the directory at run time. Nothing
+outside the source is read either: ``--out`` may not be, hold or lie inside the source, and a
+symbolic link leaving the source fails the build (issue 17).
 """
 
 from __future__ import annotations
@@ -23,12 +26,19 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._build.boot import deps_name
-from .._build.check import check_entry, plugin_sources, read_build_manifest
+from .._build.boot import deps_name, this_variant, variant_name
+from .._build.check import (
+    check_entry,
+    check_shipped_import,
+    plugin_sources,
+    read_build_manifest,
+)
+from .._build.files import copy_files, tree_files
 from .._build.launcher import launcher_script
+from .._build.pure import share_pure_python
 from .._build.resolve import (
     Requirements,
     compile_tree,
@@ -89,8 +99,10 @@ def build_plugin_dir(
     """
     say = log or (lambda _text: None)
     source = source.resolve()
+    _check_places(source, output)
     manifest = read_build_manifest(source)
     code = plugin_sources(source, entry)
+    static = tree_files(source, STATIC_FILES)  # links leaving the source fail here, early
     check_entry(source, entry)
     requirements_file = source / "requirements.txt"
     requirements = Requirements(
@@ -113,7 +125,7 @@ def build_plugin_dir(
         def assemble_standalone(folder: Path) -> tuple[list[Path], list[str]]:
             return build_standalone(source, folder, manifest, entry, code, requirements, say)
 
-        return _replace(output, manifest, source, entry, assemble_standalone)
+        return _replace(output, manifest, source, entry, static, assemble_standalone)
     chosen = parse_platforms(tuple(platforms))
     versions = tuple(dict.fromkeys(python_versions or ["{}.{}".format(*sys.version_info[:2])]))
     for version in versions:
@@ -130,7 +142,8 @@ def build_plugin_dir(
 
     def assemble(folder: Path) -> tuple[list[Path], list[str]]:
         lib = folder / "lib"
-        _copy_code(code, lib / "plugin")
+        (lib / "plugin").mkdir(parents=True)
+        copy_files(code, lib / "plugin")
         shutil.copytree(_FRAMEWORK, lib / "framework" / "plutono_plugin", ignore=_JUNK)
         shutil.copyfile(_FRAMEWORK / "_build" / "boot.py", lib / "boot.py")
         config = {
@@ -149,6 +162,12 @@ def build_plugin_dir(
             compile_tree(lib / "framework", version, strip=folder)
         for name, tree in trees.items():
             link_tree(tree, lib / "deps" / name)
+        share_pure_python(lib / "deps", sorted(trees))  # once per directory, not per tree
+        here = deps_name(variant_name(*this_variant()), sys.version_info[:2])
+        if here in trees:
+            check_shipped_import(lib, here, entry, source)
+        else:
+            say(f"not built for this machine ({here}): the shipped import is not checked")
         script = launcher_script(manifest["id"], python)
         launchers = []
         for platform in chosen:
@@ -158,16 +177,36 @@ def build_plugin_dir(
             launchers.append(launcher)
         return launchers, sorted(trees)
 
-    return _replace(output, manifest, source, entry, assemble)
+    return _replace(output, manifest, source, entry, static, assemble)
 
 
-def _copy_code(code: list[Path], destination: Path) -> None:
-    destination.mkdir(parents=True)
-    for path in code:
-        if path.is_dir():
-            shutil.copytree(path, destination / path.name, ignore=_JUNK)
-        else:
-            shutil.copyfile(path, destination / path.name)
+def _check_places(source: Path, output: Path) -> None:
+    """Refuse an ``--out`` that is, holds or lies inside the source (issue 17).
+
+    The build replaces ``--out`` as a whole: the source inside it would be deleted, and an
+    output inside the source would be copied into the next build (and restart a ``--dev``
+    build's watcher on every build).
+    """
+    if output.is_symlink():
+        raise ConfigurationError(
+            f"--out {output} is a symbolic link; name the directory it points to instead"
+        )
+    target = output.resolve()
+    if target == source:
+        raise ConfigurationError(
+            f"--out {output} is the source directory; the build replaces --out as a whole "
+            "and would delete the source: choose a directory outside it, e.g. build/<name>"
+        )
+    if source in target.parents:
+        raise ConfigurationError(
+            f"--out {output} is inside the source directory {source}; choose a directory "
+            "outside it (the next build would copy this one)"
+        )
+    if target in source.parents:
+        raise ConfigurationError(
+            f"the source {source} is inside --out {output}, which the build replaces as a "
+            "whole; choose an --out that does not contain the source"
+        )
 
 
 def _replace(
@@ -175,6 +214,7 @@ def _replace(
     manifest: dict[str, Any],
     source: Path,
     entry: str,
+    static: list[tuple[PurePosixPath, Path]],
     assemble: Callable[[Path], tuple[list[Path], list[str]]],
 ) -> BuildResult:
     """Build into a scratch directory beside ``output``, then swap it in."""
@@ -187,12 +227,7 @@ def _replace(
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
     try:
         shutil.copyfile(source / "plugin.json", scratch / "plugin.json")
-        for name in STATIC_FILES:
-            path = source / name
-            if path.is_dir():
-                shutil.copytree(path, scratch / name, ignore=_JUNK)
-            elif path.is_file():
-                shutil.copyfile(path, scratch / name)
+        copy_files(static, scratch)
         # The generated frontend (issue 10): module.js unless the source ships one, a logo.
         write_frontend(source, scratch, manifest, entry=entry, python=sys.executable)
         launchers, trees = assemble(scratch)

@@ -14,17 +14,33 @@ import asyncio
 import json
 import os
 import stat
+import sys
 from pathlib import Path
+from typing import Any
 
+from .._build.check import check_names, load_json
 from ..errors import ConfigurationError
 from ..host import CallError, PluginExitedError, PluginHost
 
-__all__ = ("SERVICE_PATH", "permission_problems", "run")
+__all__ = ("SERVICE_PATH", "permission_problems", "plugin_settings", "run")
 
 SERVICE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """systemd's default ``PATH`` for services: what Plutono, and so the plugin, sees."""
 
 _Snapshot = dict[str, tuple[int, int]]
+
+
+def plugin_settings(items: list[str]) -> dict[str, str]:
+    """``--setting KEY=VALUE`` items as a dict; :class:`ConfigurationError` names a bad one."""
+    settings = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ConfigurationError(
+                f"--setting {item!r}: expected KEY=VALUE, e.g. --setting python=/usr/bin/python3"
+            )
+        settings[key] = value
+    return settings
 
 
 def permission_problems(directory: Path, launcher: Path) -> list[str]:
@@ -104,16 +120,35 @@ async def _services(host: PluginHost, say: list[tuple[str, str]]) -> list[str]:
     return problems
 
 
+def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
+    """The JSON object given as ``option`` (the datasource's settings), or ``None``."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ConfigurationError(f"{option} is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f'{option} must be a JSON object like \'{{"url": "…"}}\'')
+    return value
+
+
 async def _launch(
     directory: Path, options: argparse.Namespace, say: list[tuple[str, str]]
 ) -> list[str]:
     problems: list[str] = []
-    settings = dict(item.split("=", 1) for item in options.setting)
+    settings = plugin_settings(options.setting)
+    json_data = _json_object(getattr(options, "json_data", None), "--json-data")
+    secure_json_data = _json_object(
+        getattr(options, "secure_json_data", None), "--secure-json-data"
+    )
     try:
         async with PluginHost.start(
             directory,
             env={"PATH": SERVICE_PATH},
             plugin_settings=settings,
+            json_data=json_data,
+            secure_json_data=secure_json_data,
             inherit_environment=False,
             start_timeout=options.timeout,
         ) as host:
@@ -139,6 +174,10 @@ def _diagnose(options: argparse.Namespace, say: list[tuple[str, str]]) -> list[s
 
     directory = Path(options.plugin_dir).absolute()
     manifest = read_manifest(directory)
+    raw = load_json(directory / "plugin.json")
+    if isinstance(raw, dict):
+        # an executable of "../x" would start a program outside the plugin (issue 17)
+        check_names(directory / "plugin.json", raw)
     say.append(("plugin", f"{manifest.id} ({manifest.type}) in {directory}"))
     problems = permission_problems(directory, executable_path(manifest))
     say.append(("files", "readable by a service user" if not problems else "see problems"))
@@ -159,7 +198,15 @@ def _diagnose(options: argparse.Namespace, say: list[tuple[str, str]]) -> list[s
 
 
 def run(options: argparse.Namespace) -> int:
-    """Diagnose ``options.plugin_dir``; print the report; 0 when nothing is wrong."""
+    """Diagnose ``options.plugin_dir``; print the report; 0 when nothing is wrong.
+
+    Returns 2, with the message on stderr, when the command line itself is wrong.
+    """
+    try:
+        plugin_settings(options.setting)
+    except ConfigurationError as error:
+        print(f"plutono-plugin doctor: {error}", file=sys.stderr)
+        return 2
     say: list[tuple[str, str]] = []
     try:
         problems = _diagnose(options, say)

@@ -1,8 +1,9 @@
 """``plutono-plugin host <plugin-dir> <command>``: drive a built plugin from the terminal.
 
 Every command starts the plugin as Plutono would, does one thing, prints it and stops the
-plugin. ``demo`` is the guided tour: handshake time, health, one query as a table, a few
-metrics, a resource call, the plugin's log lines and the shutdown time. ``dev`` keeps the
+plugin. ``demo`` is the guided tour: handshake time, health, a query of each of the plugin's
+query types as tables, a few metrics, its ``GET`` resources, the plugin's log lines and the
+shutdown time. ``dev`` keeps the
 plugin running and restarts it whenever it exits, as Plutono does: with a ``--dev`` build, every
 source change shows up in its output (optionally a query's tables) without a command.
 """
@@ -18,13 +19,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._host.describe import describe_plugin
 from ..errors import PluginError
 from ..host import CallError, HealthReply, LogRecord, PluginHost, QueryReply, ResourceReply
 
 if TYPE_CHECKING:
     from ..frame import Frame
 
-__all__ = ("format_frame", "run")
+__all__ = ("build_parser", "format_frame", "run")
 
 _STANDARD_METRICS = (
     "process_resident_memory_bytes",
@@ -35,6 +37,7 @@ _STANDARD_METRICS = (
     "go_info",
 )
 _STANDARD_PREFIXES = ("process_", "python_", "go_", "promhttp_")
+_DEMO_LIMIT = 6
 
 
 def format_frame(frame: Frame, *, head: int = 3, tail: int = 2) -> list[str]:
@@ -121,14 +124,20 @@ async def _demo(host: PluginHost) -> int:
     print(f"ping        {'SERVING' if await host.ping() else 'NOT SERVING'}")
     health = await host.check_health()
     print(f"health      {health.status}: {health.message}")
-    print('query       {"refId": "A", "queryType": "sine"} over the last 6 hours')
-    _print_responses(await host.query({"refId": "A", "queryType": "sine"}), indent="  ")
+    described = describe_plugin(host.manifest.directory)
+    targets = _demo_targets(described)
+    for target in targets:
+        print(f"query       {json.dumps(target)} over the last 6 hours")
+        _print_responses(await host.query(target), indent="  ")
+    if not targets:
+        print("query       the plugin registers no query handler")
     metrics = await host.collect_metrics()
     count = sum(1 for line in metrics.splitlines() if line and not line.startswith("#"))
     print(f"metrics     {count} samples; a few of them:")
     for line in _interesting_metrics(metrics):
         print(f"  {line}")
-    await _demo_resource(host)
+    for path in _demo_resources(described):
+        await _demo_resource(host, path)
     stop = await host.stop()
     how = "gracefully" if stop.graceful else "after SIGKILL"
     print(f"stop        exited {how} in {stop.seconds * 1000:.0f} ms (exit code {stop.exit_code})")
@@ -139,15 +148,33 @@ async def _demo(host: PluginHost) -> int:
     return 0
 
 
-async def _demo_resource(host: PluginHost) -> None:
+def _demo_targets(described: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One target per query type of the plugin (the quickstart's ``sine`` when unknown)."""
+    if described is None:
+        return [{"refId": "A", "queryType": "sine"}]
+    targets = []
+    for index, query_type in enumerate(described["queryTypes"][:_DEMO_LIMIT]):
+        ref_id = chr(ord("A") + index)
+        targets.append({"refId": ref_id, "queryType": query_type["type"], **query_type["model"]})
+    return targets
+
+
+def _demo_resources(described: dict[str, Any] | None) -> list[str]:
+    """The plugin's ``GET`` resources without path parameters (``ping`` when unknown)."""
+    if described is None:
+        return ["ping"]
+    return list(described["resources"][:_DEMO_LIMIT])
+
+
+async def _demo_resource(host: PluginHost, path: str) -> None:
     try:
-        response = await host.call_resource("GET", "ping")
+        response = await host.call_resource("GET", path)
     except CallError as error:
-        print(f"resource    GET ping: {error.status} (the plugin has no resource handler)")
+        print(f"resource    GET {path}: {error.status} (the plugin has no resource handler)")
         return
     content_type = ",".join(response.headers.get("Content-Type", [])) or "no Content-Type"
     body = response.text if len(response.text) <= 80 else response.text[:79] + "…"
-    print(f"resource    GET ping -> {response.status} ({content_type}) {body.strip()}")
+    print(f"resource    GET {path} -> {response.status} ({content_type}) {body.strip()}")
 
 
 def _print_problems(host: PluginHost, stream: Any) -> None:
@@ -233,7 +260,8 @@ async def _run_command(host: PluginHost, args: argparse.Namespace) -> int:
     return 0 if 0 < response.status < 400 else 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``plutono-plugin host``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--timeout", type=float, default=60.0, help="start timeout in seconds")
     common.add_argument(
@@ -259,7 +287,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("plugin_dir", help="directory holding plugin.json and the executable")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", parents=[common], help="a tour: health, a query, metrics, logs")
+    commands.add_parser(
+        "demo", parents=[common], help="a tour: health, each query type, resources, metrics, logs"
+    )
     dev = commands.add_parser("dev", parents=[common], help="serve, restart on exit (hot reload)")
     dev.add_argument("--query", help="a target to run after every (re)start, shown as tables")
     commands.add_parser("health", parents=[common], help="CheckHealth (exit 1 unless OK)")
@@ -279,7 +309,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """Parse ``argv`` (what follows ``plutono-plugin host``) and run the command."""
-    args = _parser().parse_args(list(argv))
+    args = build_parser().parse_args(list(argv))
     try:
         if getattr(args, "body", None) and args.body.startswith("@"):
             args.body = Path(args.body[1:]).read_text(encoding="utf-8")

@@ -8,7 +8,10 @@ module             what
 ``model``          :class:`Frame`: named, equally long fields with meta; encode and decode
 ``config``         :class:`~plutono_plugin.frame.config.FieldConfig` and its parts
 ``meta``           :class:`~plutono_plugin.frame.meta.FrameMeta`, notices and stats
-``_arrow``         Arrow IPC as Plutono 7.5 reads it (with ``_reshape``, imports pyarrow)
+``_ipc``           Arrow IPC files as Plutono 7.5 reads them, written without an Arrow library
+``_columns``       Arrow buffers from Python values (stdlib ``array``) and numpy (zero-copy)
+``_arrow``         pyarrow input, decoding and ``to_arrow`` (with ``_reshape``: the ``arrow`` extra)
+``_extras``        the extra an operation needs, named when it is missing
 ``_fastpath``      bulk checks for plain Python columns
 ``annotations``    annotation frames in the field names Plutono's frontend reads
 ``_timeseries``    SDK v0.88.0's time-series classification and the alerting check

@@ -1,28 +1,37 @@
-"""The one module that imports pyarrow: frames to and from Arrow IPC bytes (contract 4.1-4.9).
+"""The one module that imports pyarrow: Arrow data in, Arrow IPC bytes decoded (contract 4).
 
-Plutono 7.5 decodes frames with a June-2020 Go Arrow (alerting, expressions) and
-apache-arrow 0.16.0 in the browser. Both read less than pyarrow writes, and some mistakes are
-silent, so the writer here is explicit: IPC *file* format (the Go reader needs the footer),
-metadata V4, no compression (both decoders read compressed bodies as garbage), one record
-batch, ``timestamp[ns]`` without timezone (Go ignores the unit), ``utf8`` strings and the
-nullable flags as declared. Input the decoders cannot read is converted losslessly when it
-enters a :class:`~plutono_plugin.frame.Field` (large/view strings, dictionaries, other time
-units, time zones, dates, float16) or refused with a :class:`FrameError` naming the reason.
+Frames are *written* without pyarrow (:mod:`._ipc`); pyarrow, an optional extra
+(``plutono-plugin[arrow]``, also part of ``[pandas]`` and ``[polars]``), is needed for pandas,
+polars and pyarrow input, :meth:`Frame.decode`, :meth:`Frame.to_arrow`/``to_pandas`` and the
+reshape helpers. Importing this module without pyarrow raises a
+:class:`~plutono_plugin.errors.ConfigurationError` naming the extra.
+
+Input the decoders cannot read is converted losslessly when it enters a
+:class:`~plutono_plugin.frame.Field` (large/view strings, dictionaries, other time units, time
+zones, dates, float16) or refused with a :class:`FrameError` naming the reason. The pyarrow
+writer :func:`encode_frame` is kept as the reference the tests and benchmarks compare the
+project's own writer with (metadata V4, no compression, contract 4.1/4.7).
 """
 
 from __future__ import annotations
 
-import array
-import itertools
 import json
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import pyarrow as pa
-import pyarrow.ipc as ipc
-
-from ..errors import FrameError
+from ..errors import ConfigurationError, FrameError
+from ._columns import Column
 from .config import dump_json
 from .types import FieldType
+
+try:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+except ImportError:  # pragma: no cover - exercised in a subprocess (tests/frame/test_extras.py)
+    raise ConfigurationError(
+        "this needs pyarrow, which is not installed: install plutono-plugin[arrow] (pandas "
+        "data: plutono-plugin[pandas], polars: plutono-plugin[polars]), or add pyarrow to "
+        "the plugin's requirements.txt"
+    ) from None
 
 if TYPE_CHECKING:
     from .model import Frame
@@ -30,7 +39,9 @@ if TYPE_CHECKING:
 __all__ = (
     "FieldParts",
     "FrameParts",
+    "array_of",
     "arrow_type",
+    "column_of",
     "decode_parts",
     "encode_frame",
     "table_parts",
@@ -117,67 +128,12 @@ def _normalize(name: str, array: pa.Array, wanted: FieldType | None) -> pa.Array
     return array
 
 
-_NS_PER_UNIT = {"W": 604_800 * 10**9, "D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9}
-_NS_PER_UNIT |= {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
-def datetime64_to_ns(value: Any) -> int:
-    """Exact int nanoseconds of a ``numpy.datetime64`` scalar (numpy's casts overflow silently)."""
-    import numpy
-
-    unit, count = numpy.datetime_data(value.dtype)
-    if unit in ("Y", "M"):  # calendar units have no fixed length: go through days
-        return int(value.astype("datetime64[D]").astype("int64")) * _NS_PER_UNIT["D"]
-    if unit not in _NS_PER_UNIT:
-        raise FrameError(f"numpy.datetime64 with unit {unit!r} cannot be stored as nanoseconds")
-    return int(value.astype("int64")) * count * _NS_PER_UNIT[unit]
-
-
-def _from_numpy(name: str, values: Any) -> pa.Array:
-    import numpy
-
-    if values.ndim != 1:
-        raise FrameError(
-            f"a numpy array for a field must be 1-dimensional, got shape {values.shape}", field=name
-        )
-    masked = isinstance(values, numpy.ma.MaskedArray)
-    data = values.data if masked else values
-    mask = numpy.ma.getmaskarray(values) if masked else None
-    dtype = data.dtype
-    unit = numpy.datetime_data(dtype)[0] if dtype.kind == "M" else ""
-    wrappable = dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize in (4, 8))
-    try:
-        if dtype.isnative and (wrappable or unit in ("s", "ms", "us", "ns")):
-            # Wrap the memory as it is (no copy, and no pa.array: see array_from_python).
-            if unit:
-                mask = numpy.isnat(data) if mask is None else mask | numpy.isnat(data)
-                arrow_type = pa.timestamp(unit)
-                data = data.view("int64")
-            else:
-                arrow_type = pa.from_numpy_dtype(dtype)
-            data = numpy.ascontiguousarray(data)
-            validity, nulls = None, 0
-            if mask is not None and (nulls := int(mask.sum())):
-                validity = pa.py_buffer(numpy.packbits(~mask, bitorder="little"))
-            buffers = [validity, pa.py_buffer(data)]
-            return pa.Array.from_buffers(arrow_type, len(data), buffers, null_count=nulls)
-        if masked:
-            return pa.array(values.data, mask=mask)
-        return pa.array(values)  # bool, float16, strings, objects: pyarrow converts
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError) as exc:
-        raise FrameError(
-            f"numpy dtype {values.dtype} is not supported: {exc}", field=name
-        ) from None
-
-
 def column(
     name: str, values: Any, kind: str, wanted: FieldType | None, nullable: bool | None
 ) -> tuple[pa.Array, FieldType, bool]:
-    """Turn numpy/pandas/polars/pyarrow data into (wire Array, field type, nullable)."""
+    """Turn pandas/polars/pyarrow data into (wire Array, field type, nullable)."""
     try:
-        if kind == "numpy":
-            array = _from_numpy(name, values)
-        elif kind == "pandas":
+        if kind == "pandas":
             array = pa.Array.from_pandas(values)  # NaN/NaT/NA are pandas' nulls
         elif kind == "polars":
             array = values.to_arrow()
@@ -196,68 +152,34 @@ def column(
     return array, _FIELD_TYPES[array.type], has_nulls if nullable is None else bool(nullable)
 
 
-def python_values(array: pa.Array, field_type: FieldType) -> list[Any]:
-    """Values as Python objects; times as int nanoseconds (a datetime would lose precision)."""
-    if field_type is FieldType.TIME:
-        return array.cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]
-    return array.to_pylist()  # type: ignore[no-any-return]
+def column_of(values: pa.Array, field_type: FieldType) -> Column:
+    """The wire buffers of a normalised Array, shared with it through the buffer protocol."""
+    if values.offset:  # a slice: bitmaps would start mid-byte, string offsets not at 0
+        values = pa.concat_arrays([values])  # a copy whose offsets start at 0
+    length, nulls = len(values), values.null_count
+    validity, *buffers = values.buffers()
+    bits = (length + 7) // 8
+    valid = memoryview(validity)[:bits] if nulls and validity is not None else None
+    if field_type is FieldType.STRING:
+        offsets = memoryview(buffers[0] or bytes(4))[: 4 * (length + 1)]
+        end = int.from_bytes(offsets[-4:], "little", signed=True)
+        data = memoryview(buffers[1])[:end] if buffers[1] is not None else b""
+        return Column(length, nulls, valid, offsets, data)
+    if buffers[0] is None:
+        return Column(length, nulls, valid, None, b"")
+    size = bits if field_type is FieldType.BOOL else length * values.type.bit_width // 8
+    return Column(length, nulls, valid, None, memoryview(buffers[0])[:size])
 
 
-# stdlib ``array`` type codes of the fixed-width wire types (TIME: int64 nanoseconds).
-_TYPECODES = {
-    FieldType.INT8: "b",
-    FieldType.INT16: "h",
-    FieldType.INT32: "i",
-    FieldType.INT64: "q",
-    FieldType.UINT8: "B",
-    FieldType.UINT16: "H",
-    FieldType.UINT32: "I",
-    FieldType.UINT64: "Q",
-    FieldType.FLOAT32: "f",
-    FieldType.FLOAT64: "d",
-    FieldType.TIME: "q",
-}
-_FILLERS: dict[FieldType, object] = {FieldType.STRING: "", FieldType.BOOL: False}
-_INT32_MAX = 2**31 - 1
-
-
-def _bitmap(flags: list[bool]) -> bytes:
-    """Arrow's LSB-first bitmap of ``flags``."""
-    packed = bytearray((len(flags) + 7) // 8)
-    for index, flag in enumerate(flags):
-        if flag:
-            packed[index >> 3] |= 1 << (index & 7)
-    return bytes(packed)
-
-
-def array_from_python(name: str, values: list[Any], field_type: FieldType) -> pa.Array:
-    """Build the wire Array from already validated Python values.
-
-    The buffers are laid out here (stdlib ``array`` does the numeric conversion in C) rather
-    than by ``pa.array``: pyarrow imports pandas, when installed, on its first ``pa.array``
-    call, which costs a plugin tens of MiB and a slow first query.
-    """
-    length = len(values)
-    nulls = sum(1 for value in values if value is None)
-    validity = None
-    if nulls:
-        validity = pa.py_buffer(_bitmap([value is not None for value in values]))
-        filler = _FILLERS.get(field_type, 0)
-        values = [filler if value is None else value for value in values]
-    arrow_type = _ARROW_TYPES[field_type]
-    try:
-        if field_type is FieldType.STRING:
-            encoded = [value.encode("utf-8") for value in values]
-            offsets = array.array("i", itertools.accumulate(map(len, encoded), initial=0))
-            buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
-        elif field_type is FieldType.BOOL:
-            buffers = [validity, pa.py_buffer(_bitmap(values))]
-        else:
-            buffers = [validity, pa.py_buffer(array.array(_TYPECODES[field_type], values))]
-    except OverflowError as exc:
-        # utf8 offsets are int32 (contract 4.4: never large_string); ints are range-checked before.
-        raise FrameError(f"cannot build a {field_type} column: {exc}", field=name) from None
-    return pa.Array.from_buffers(arrow_type, length, buffers, null_count=nulls)
+def array_of(column: Column, field_type: FieldType) -> pa.Array:
+    """A pyarrow Array over ``column``'s buffers (no copy)."""
+    validity = None if column.validity is None else pa.py_buffer(column.validity)
+    buffers = [validity]
+    if column.offsets is not None:
+        buffers.append(pa.py_buffer(column.offsets))
+    buffers.append(pa.py_buffer(column.data))
+    arrow = _ARROW_TYPES[field_type]
+    return pa.Array.from_buffers(arrow, column.length, buffers, null_count=column.null_count)
 
 
 def _schema(frame: Frame) -> pa.Schema:
@@ -295,13 +217,7 @@ def frame_to_table(frame: Frame) -> pa.Table:
 
 
 def encode_frame(frame: Frame) -> bytes:
-    """Encode ``frame`` as one Arrow IPC file the way SDK v0.88.0 does (contract 4.1).
-
-    Example::
-
-        payload = encode_frame(Frame("x", [Field("v", [1.0])]))
-        assert payload[:6] == b"ARROW1"
-    """
+    """Encode ``frame`` with pyarrow's IPC writer: the reference for :mod:`._ipc` (contract 4.1)."""
     schema = _schema(frame)
     arrays = _arrays(frame)
     sink = pa.BufferOutputStream()

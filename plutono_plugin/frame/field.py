@@ -3,8 +3,10 @@
 Each field has one of 13 element types (:class:`~plutono_plugin.frame.FieldType`) and is
 nullable or not.
 
-Pure Python: numpy, pandas, polars or pyarrow columns are kept in Arrow form (through
-:mod:`plutono_plugin.frame._arrow`, imported only when needed), never as Python objects.
+Pure Python: numpy arrays are wrapped as Arrow buffers without a copy and without an Arrow
+library (:mod:`plutono_plugin.frame._columns`); pandas, polars and pyarrow columns are
+converted by pyarrow (:mod:`plutono_plugin.frame._arrow`, the ``arrow`` extra, imported only
+then). Neither becomes Python objects.
 
 Time values are integers: nanoseconds since the Unix epoch, UTC. Fields accept aware
 ``datetime`` objects, naive ones (taken as **UTC**), ``numpy.datetime64``, ``pandas.Timestamp``
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._time import EPOCH
 from ..errors import FrameError
+from ._columns import Column, from_numpy, from_python, to_python
 from ._fastpath import fast_type, fast_values
 from .config import FieldConfig, Labels, check_labels
 from .types import INT_RANGES, FieldType
@@ -56,7 +59,7 @@ def time_to_ns(value: object) -> int:
     """Convert one time value to int nanoseconds since the epoch (UTC); see the module doc."""
     kind = type(value).__name__
     if kind == "datetime64" or (kind == "Timestamp" and hasattr(value, "asm8")):
-        from ._arrow import datetime64_to_ns
+        from ._columns import datetime64_to_ns
 
         # numpy, or pandas (a datetime subclass) by its datetime64 in its own unit: no overflow
         ns = datetime64_to_ns(value if kind == "datetime64" else cast(Any, value).asm8)
@@ -170,7 +173,17 @@ class Field:
               config=FieldConfig(unit="celsius"))
     """
 
-    __slots__ = ("_arrow", "_config", "_labels", "_length", "_nullable", "_type", "_values", "name")
+    __slots__ = (
+        "_arrow",
+        "_column",
+        "_config",
+        "_labels",
+        "_length",
+        "_nullable",
+        "_type",
+        "_values",
+        "name",
+    )
 
     def __init__(
         self,
@@ -193,16 +206,28 @@ class Field:
                 f"unknown field type {type!r} (one of {choices})", field=name
             ) from None
         self._arrow: Any = None
+        self._column: Column | None = None
         self._values: list[Any] | None = None
         kind = _source_kind(values)
-        if kind != "python":
+        if kind == "numpy":
+            wrapped = from_numpy(name, values, wanted, nullable)  # no Arrow library involved
+            if wrapped is None:  # text: Python values
+                kind, values = "python", cast(Any, values).tolist()
+            else:
+                self._column, self._type, self._nullable = wrapped
+                self._length: int = self._column.length
+        if kind in ("pandas", "polars", "pyarrow"):
+            if kind != "pyarrow":
+                from ._extras import require
+
+                require(f"a {kind} column (field {name!r})", kind)
             from . import _arrow
 
             self._arrow, self._type, self._nullable = _arrow.column(
                 name, values, kind, wanted, nullable
             )
-            self._length: int = len(self._arrow)
-        else:
+            self._length = len(self._arrow)
+        elif kind == "python":
             if isinstance(values, str | bytes) or not isinstance(values, Iterable):
                 raise FrameError(
                     f"values must be a sequence, got {values.__class__.__name__}", field=name
@@ -264,9 +289,7 @@ class Field:
     def values(self) -> list[Any]:
         """The values as Python objects (``None`` for null, int nanoseconds for time)."""
         if self._values is None:
-            from . import _arrow
-
-            self._values = _arrow.python_values(self._arrow, self._type)
+            self._values = to_python(self._wire_column(), self._type)
         return self._values
 
     def datetimes(self) -> list[datetime | None]:
@@ -278,12 +301,26 @@ class Field:
         ]
 
     def to_arrow(self) -> pyarrow.Array:
-        """Return the column as a pyarrow Array of the wire type (zero-copy when possible)."""
+        """Return the column as a pyarrow Array of the wire type (zero-copy when possible).
+
+        Needs pyarrow (``pip install 'plutono-plugin[arrow]'``).
+        """
         from . import _arrow
 
         if self._arrow is None:
-            self._arrow = _arrow.array_from_python(self.name, self.values, self._type)
+            self._arrow = _arrow.array_of(self._wire_column(), self._type)
         return self._arrow
+
+    def _wire_column(self) -> Column:
+        """The Arrow buffers the encoder writes (built once, then kept)."""
+        if self._column is None:
+            if self._arrow is not None:
+                from . import _arrow
+
+                self._column = _arrow.column_of(self._arrow, self._type)
+            else:
+                self._column = from_python(self.name, self.values, self._type)
+        return self._column
 
     def __len__(self) -> int:
         return self._length

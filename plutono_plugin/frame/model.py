@@ -2,8 +2,10 @@
 
 A frame is a name, a ``ref_id``, optional :class:`~plutono_plugin.frame.meta.FrameMeta` and a
 list of equally long :class:`~plutono_plugin.frame.field.Field` columns; duplicate field names
-are legal. Arrow encoding and the time-series helpers live in private modules that this one
-imports only when needed (pyarrow stays unloaded until a frame is encoded).
+are legal. Arrow encoding (no Arrow library) and the time-series helpers live in private
+modules that this one imports only when needed. Decoding, pyarrow/pandas/polars conversions
+and the reshape helpers need the optional ``arrow``, ``pandas`` or ``polars`` extra and say so
+with a :class:`~plutono_plugin.errors.ConfigurationError` when it is missing.
 
 Example::
 
@@ -21,6 +23,7 @@ from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FrameError
+from ._extras import require
 from .field import Field
 from .meta import FrameMeta
 from .types import TimeSeriesType
@@ -120,13 +123,17 @@ class Frame:
 
     def encode(self) -> bytes:
         """Encode as one Arrow IPC file (metadata V4, uncompressed), as Plutono reads it."""
-        from ._arrow import encode_frame
+        from ._ipc import encode_frame
 
         return encode_frame(self)
 
     @classmethod
     def decode(cls, data: bytes) -> Frame:
-        """Decode Arrow IPC bytes (file or stream format) into a frame."""
+        """Decode Arrow IPC bytes (file or stream format) into a frame.
+
+        Needs ``plutono-plugin[arrow]`` (the test kit and dev host have it).
+        """
+        require("Frame.decode()")
         from ._arrow import decode_parts
 
         return cls._from_parts(decode_parts(data))
@@ -172,6 +179,7 @@ class Frame:
     @classmethod
     def from_arrow(cls, table: pyarrow.Table, name: str = "", *, ref_id: str = "") -> Frame:
         """Build a frame from a pyarrow Table or RecordBatch (columns converted losslessly)."""
+        require("Frame.from_arrow()")
         from ._arrow import table_parts
 
         return cls._from_parts(table_parts(table, name, ref_id))
@@ -184,8 +192,9 @@ class Frame:
 
         The index becomes the first field when ``index`` is true, or by default when it is
         not a plain ``RangeIndex`` (e.g. a ``DatetimeIndex``); it is named after the index or
-        ``"time"``/``"index"``.
+        ``"time"``/``"index"``. Needs ``plutono-plugin[pandas]``.
         """
+        require("Frame.from_pandas()", "pandas")
         fields: list[Field] = []
         if index if index is not None else type(data.index).__name__ != "RangeIndex":
             is_time = str(data.index.dtype).startswith("datetime64")
@@ -197,19 +206,31 @@ class Frame:
 
     @classmethod
     def from_polars(cls, data: Any, name: str = "", *, ref_id: str = "") -> Frame:
-        """Build a frame from a polars DataFrame (through Arrow, without Python objects)."""
+        """Build a frame from a polars DataFrame (through Arrow, without Python objects).
+
+        Needs ``plutono-plugin[polars]``.
+        """
+        require("Frame.from_polars()", "polars")
         return cls(
             name, [Field(series.name, series) for series in data.iter_columns()], ref_id=ref_id
         )
 
     def to_arrow(self) -> pyarrow.Table:
-        """Return a pyarrow Table with the wire schema, including Plutono's metadata."""
+        """Return a pyarrow Table with the wire schema, including Plutono's metadata.
+
+        Needs ``plutono-plugin[arrow]``.
+        """
+        require("Frame.to_arrow()")
         from ._arrow import frame_to_table
 
         return frame_to_table(self)
 
     def to_pandas(self) -> pandas.DataFrame:
-        """Return a pandas DataFrame (time fields as naive UTC ``datetime64[ns]``)."""
+        """Return a pandas DataFrame (time fields as naive UTC ``datetime64[ns]``).
+
+        Needs ``plutono-plugin[pandas]``.
+        """
+        require("Frame.to_pandas()", "pandas")
         table: Any = self.to_arrow()
         result: pandas.DataFrame = table.to_pandas()
         return result
@@ -238,7 +259,10 @@ class Frame:
             long = Frame("cpu", [Field("time", [t0, t0]), Field("host", ["a", "b"]),
                                  Field("cpu", [0.5, 0.7])])
             long.to_wide().fields  # time, cpu {host=a}, cpu {host=b}
+
+        Needs ``plutono-plugin[arrow]``.
         """
+        require("Frame.to_wide()")
         from ._reshape import long_to_wide
 
         fields = long_to_wide(self, fill, value)
@@ -248,13 +272,20 @@ class Frame:
         """Convert a wide time series to a long one (labels become string fields).
 
         Like SDK v0.88.0 ``data.WideToLong``: time, value fields by name, label fields by key.
+
+        Needs ``plutono-plugin[arrow]``.
         """
+        require("Frame.to_long()")
         from ._reshape import wide_to_long
 
         return Frame(self.name, wide_to_long(self), ref_id=self.ref_id, meta=self.meta)
 
     def fill_missing(self, mode: FillMode, value: float | None = None) -> Frame:
-        """A copy with the nulls of numeric fields filled: ``"previous"`` or ``"value"``."""
+        """A copy with the nulls of numeric fields filled: ``"previous"`` or ``"value"``.
+
+        Needs ``plutono-plugin[arrow]``.
+        """
+        require("Frame.fill_missing()")
         from ._reshape import fill_missing
 
         return Frame(self.name, fill_missing(self, mode, value), ref_id=self.ref_id, meta=self.meta)
@@ -264,7 +295,10 @@ class Frame:
 
         Time first, then by name, then by the values of the label ``keys`` (or the labels'
         text without keys).
+
+        Needs ``plutono-plugin[arrow]``.
         """
+        require("Frame.sort_wide_fields()")
         from ._reshape import sort_wide_fields
 
         fields = sort_wide_fields(self, *keys)

@@ -91,6 +91,9 @@ def write_frontend(
             schema: dict[str, Any] = {"pluginType": "app"}
         else:
             schema = _schema_of(source, entry, python or sys.executable)
+            # plugin.json lists the datasource as an annotation source; the module then gives
+            # the instance an `annotations` object (spec 8.3), or Plutono finds no editor.
+            schema["annotations"] = manifest.get("annotations") is True
         module = output / "module.js"
         module.write_text(render_module(schema), encoding="utf-8")
         written.append(module)

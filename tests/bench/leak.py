@@ -18,7 +18,7 @@ Issue #17 item 18: RSS growth over 10k cancelled calls after a fixed 2k-call war
 
 Example::
 
-    measure_settled_giveups(bench)  # samples rss_settled_*; extras["settled_giveups"]
+    settled_giveups(bench)  # samples rss_settled_*; extras["settled_giveups"]
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _trace_run(bench: Bench, mix: str, calls: int) -> dict[str, Any]:
     return _growth(first, middle, last)
 
 
-def measure_settled_giveups(bench: Bench) -> None:
+def settled_giveups(bench: Bench) -> None:
     """7b: RSS growth per cancelled or expired call once settled; the tracemalloc diffs."""
     found: dict[str, Any] = {}
     for mix in MIXES:

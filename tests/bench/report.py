@@ -72,6 +72,9 @@ def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
         Metric("rss_growth_deadline_pct", "RSS growth over deadline-expired calls", "%", ()),
         Metric("rss_growth_mixed_pct", "RSS growth over mixed calls", "%", ()),
         Metric("oversized_peak_mb", "peak RSS added by an oversized request", "MiB", ()),
+        Metric("zip_linux_amd64_mb", "quickstart linux_amd64 zip", "MiB", (("ours", "go"),)),
+        Metric("directory_all_mb", "all-platform plugin directory", "MiB", (("ours", "go"),)),
+        Metric("package_all_s", "build + package, all platforms, warm cache", "s", ()),
         *(
             metric
             for mix, calls in (("cancel", "cancelled"), ("deadline", "deadline-expired"))
@@ -195,6 +198,54 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
         ),
         ("Shutdown → exit ≤ 200 ms", median("shutdown_ms", "ours"), 200, False),
         ("idle RSS ≤ 60 MiB", median("rss_idle_mb", "ours"), 60, False),
+        (
+            "ours ÷ ceiling at 16 in flight ≥ 0.65 (issue #19)",
+            ratio("qps_c16", "ours/ceiling"),
+            0.65,
+            True,
+        ),
+        (
+            "1M-row frame from numpy no slower than pyarrow (ours ÷ pyarrow ≤ 1, issue #19)",
+            ratio("encode_ms", "ours/pyarrow"),
+            1,
+            False,
+        ),
+        (
+            "cold start of the shipped directory ≤ 120 ms (issue #19)",
+            median("cold_start_shipped_ms", "ours"),
+            120,
+            False,
+        ),
+        (
+            "RSS after 10k calls ≤ 40 MiB (issue #19)",
+            median("rss_after_calls_mb", "ours"),
+            40,
+            False,
+        ),
+        (
+            "quickstart linux_amd64 zip ≤ 25 MiB (issue #19)",
+            median("zip_linux_amd64_mb", "ours"),
+            25,
+            False,
+        ),
+        (
+            "… smaller than the Go binary's zip (stretch, issue #19)",
+            ratio("zip_linux_amd64_mb", "ours/go"),
+            1,
+            False,
+        ),
+        (
+            "all-platform directory ≤ 150 MiB (issue #19)",
+            median("directory_all_mb", "ours"),
+            150,
+            False,
+        ),
+        (
+            "build + package for all platforms ≤ 15 s, warm cache (issue #19)",
+            median("package_all_s", "ours"),
+            15,
+            False,
+        ),
         *(
             (f"RSS growth over {name} calls < 5 % (issue #11)", median(key, "ours"), 5, False)
             for name, key in (
@@ -232,6 +283,36 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _updates(data: Mapping[str, Any]) -> list[str]:
+    """Sentences naming the rows a later partial run (``--only``) measured again."""
+    lines = []
+    for update in data.get("updates", []):
+        titles = ", ".join(
+            data["metrics"][key]["title"] for key in update["metrics"] if key in data["metrics"]
+        )
+        lines.append(
+            f"Rows measured again by `{update['command']}` on {update['date']} (the figures of "
+            f"one run, side by side with the Go reference): {titles}."
+        )
+    return [*lines, ""] if lines else []
+
+
+def merge_partial(previous: Mapping[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``previous`` with the metrics of a partial run ``data`` replaced and the run noted."""
+    merged = dict(previous)
+    merged["metrics"] = {**previous["metrics"], **data["metrics"]}
+    merged["extras"] = {**previous.get("extras", {}), **data["extras"]}
+    merged["config"] = {**previous["config"], **data["config"]}
+    update = {"command": data["command"], "date": data["date"], "metrics": list(data["metrics"])}
+    merged["updates"] = [*previous.get("updates", []), update]
+    earlier = previous.get("extras", {}).get("settled_giveups")
+    if earlier and "settled_giveups" in data["extras"]:  # section 7b shows one run before it
+        runs = [u for u in previous.get("updates", []) if any("settled" in m for m in u["metrics"])]
+        when = runs[-1]["date"] if runs else previous["date"]
+        merged["extras"]["settled_giveups_earlier"] = {"date": when, "runs": earlier}
+    return merged
+
+
 def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
     """The ``docs/benchmarks.md`` text."""
     config, machine = data["config"], data["machine"]
@@ -253,7 +334,8 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         f"the {machine['cores']} cores, and the machine may be shared with other jobs: "
         "ratios matter more than absolute figures.",
         "",
-        "## Goals (issues #5, #11 and #12)",
+        *_updates(data),
+        "## Goals (issues #5, #11, #12 and #19)",
         "",
         *_goals(data),
         "",
@@ -350,6 +432,19 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         _row(data, "oversized_peak_mb", ("ours", "go"), 1),
         "",
         *_settled_section(data),
+        "## 8. What ships (issue #19)",
+        "",
+        "The quickstart built for all platforms (`plutono-plugin build`, dependency trees from "
+        "the cache) and packaged (`plutono-plugin package`); **go** is the reference plugin's "
+        "one binary for this machine, zipped the same way (deflate), and four such binaries "
+        "for the directory. Sizes in MiB; the time is build + package.",
+        "",
+        "| Metric | ours | go | Ratio |",
+        "| --- | --- | --- | --- |",
+        _row(data, "zip_linux_amd64_mb", ("ours", "go"), 1),
+        _row(data, "directory_all_mb", ("ours", "go"), 1),
+        _row(data, "package_all_s", ("ours", "go"), 1),
+        "",
     ]
     if NOTES.is_file():
         out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
@@ -362,7 +457,7 @@ def _settled_section(data: Mapping[str, Any]) -> list[str]:
     if not found:
         return []
     config = data["config"]
-    runs = [r for r in data.get("partial_runs", []) if any("settled" in m for m in r["metrics"])]
+    runs = [r for r in data.get("updates", []) if any("settled" in m for m in r["metrics"])]
     source = ""
     if runs:
         source = f"Measured by `{runs[-1]['command']}` on {runs[-1]['date']}, apart from the rest. "
@@ -419,49 +514,18 @@ def _settled_section(data: Mapping[str, Any]) -> list[str]:
     return [*out, ""]
 
 
-def merge_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
-    """Replace only this run's metrics in ``docs``' reports (``python -m tests.bench --only``).
+def write_reports(
+    bench: Bench, docs: Path, command: str, *, partial: bool = False
+) -> dict[str, Any]:
+    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``docs``; return the JSON object.
 
-    The other figures keep the full run they came from; ``partial_runs`` says which metrics
-    came from which command, date and machine load.
+    ``partial`` (a ``--only`` run) replaces the measured rows of the existing report and
+    names the command that measured them.
     """
-    fresh = build_json(bench, command)
-    data: dict[str, Any] = json.loads((docs / "benchmarks.json").read_text(encoding="utf-8"))
-    earlier = data["extras"].get("settled_giveups")
-    if earlier and "settled_giveups" in fresh["extras"]:  # keep one earlier run beside it
-        runs = [r for r in data.get("partial_runs", []) if "settled_giveups" in r.get("extras", [])]
-        when = runs[-1]["date"] if runs else data["date"]
-        data["extras"]["settled_giveups_earlier"] = {"date": when, "runs": earlier}
-    data["metrics"].update(fresh["metrics"])
-    data["extras"].update(fresh["extras"])
-    # settings of section 7b (tests/bench/leak.py); the others stay those of the full run
-    data["config"].update(
-        {k: v for k, v in fresh["config"].items() if k.startswith(("settle", "trace"))}
-    )
-    runs = [r for r in data.get("partial_runs", []) if set(r["metrics"]) - set(fresh["metrics"])]
-    runs.append(
-        {
-            "command": command,
-            "date": fresh["date"],
-            "machine": fresh["machine"],
-            "load_average": fresh["extras"]
-            .get("settled_giveups", {})
-            .get("load_average_before", os.getloadavg()[0]),
-            "config": fresh["config"],
-            "metrics": sorted(fresh["metrics"]),
-            "extras": sorted(fresh["extras"]),
-        }
-    )
-    data["partial_runs"] = runs
-    (docs / "benchmarks.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    markdown = build_markdown(data, data["config"]["concurrency"])
-    (docs / "benchmarks.md").write_text(markdown, encoding="utf-8")
-    return data
-
-
-def write_reports(bench: Bench, docs: Path, command: str) -> dict[str, Any]:
-    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``docs``; return the JSON object."""
     data = build_json(bench, command)
+    existing = docs / "benchmarks.json"
+    if partial and existing.is_file():
+        data = merge_partial(json.loads(existing.read_text(encoding="utf-8")), data)
     docs.mkdir(parents=True, exist_ok=True)
     (docs / "benchmarks.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     markdown = build_markdown(data, bench.config.concurrency)

@@ -56,6 +56,7 @@ class Config:
     giveup_calls: int = 10_000
     giveup_warmup: int = 2_000
     oversized_bytes: int = 200_000_000
+    footprint_reps: int = 3
     settle_calls: int = 5_000
     settle_rounds: int = 12
     settle_pct: float = 0.5
@@ -86,6 +87,7 @@ class Config:
             giveup_calls=100,
             giveup_warmup=20,
             oversized_bytes=20_000_000,
+            footprint_reps=1,
             settle_calls=50,
             settle_rounds=1,
             settled_calls=100,
@@ -325,6 +327,48 @@ def measure_process(bench: Bench) -> None:
                 bench.add("rss_after_calls_mb", who, rss_mb(pid))
 
 
+def _tree_mb(directory: Path) -> float:
+    """Apparent size of everything under ``directory`` (what a copy or an unzip writes)."""
+    total = sum(
+        path.stat().st_size
+        for path in directory.rglob("*")
+        if path.is_file() and not path.is_symlink()
+    )
+    return total / 2**20
+
+
+def measure_footprint(bench: Bench) -> None:
+    """8: what ships (issue #19): quickstart zips and directory vs the Go binary; build time.
+
+    ``package`` time is a fresh all-platform ``build`` (dependency trees cached, as on a
+    developer's machine after the first build) plus ``package``. Go's zip holds its one binary
+    (this machine's platform), deflated like ours.
+    """
+    import zipfile
+
+    from plutono_plugin.cli.build import build_plugin_dir
+    from plutono_plugin.cli.package import package_plugin
+    from tests._tools import ROOT
+
+    goref = bench.plugins["go"].directory
+    binary = next(path for path in goref.iterdir() if path.name.startswith("gpx_")).resolve()
+    go_zip = bench.workdir / "goref.zip"
+    with zipfile.ZipFile(go_zip, "w") as bundle:
+        bundle.write(binary, binary.name, zipfile.ZIP_DEFLATED)
+    for rep in range(bench.config.footprint_reps):
+        began = time.monotonic()
+        built = build_plugin_dir(
+            ROOT / "examples" / "quickstart", bench.workdir / "footprint" / str(rep) / "quickstart"
+        )
+        archives = package_plugin(built.directory, bench.workdir / "footprint" / str(rep) / "dist")
+        bench.add("package_all_s", "ours", time.monotonic() - began)
+        linux = next(path for path in archives if path.name.endswith(".linux_amd64.zip"))
+        bench.add("zip_linux_amd64_mb", "ours", linux.stat().st_size / 2**20)
+        bench.add("zip_linux_amd64_mb", "go", go_zip.stat().st_size / 2**20)
+        bench.add("directory_all_mb", "ours", _tree_mb(built.directory))
+        bench.add("directory_all_mb", "go", 4 * binary.stat().st_size / 2**20)
+
+
 GIVEUP_MIXES: dict[str, list[str]] = {
     "cancel": ["cancel"],
     "deadline": ["deadline"],
@@ -370,6 +414,13 @@ def measure_giveups(bench: Bench) -> None:
             bench.add("oversized_peak_mb", who, peak_rss_mb(pid) - baseline)
 
 
+def measure_settled_giveups(bench: Bench) -> None:
+    """7b: RSS per call given up on once the heap has settled, and tracemalloc (leak.py)."""
+    from tests.bench.leak import settled_giveups  # leak.py builds on this module
+
+    settled_giveups(bench)
+
+
 MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_throughput,
     measure_slow,
@@ -377,6 +428,8 @@ MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_reshape,
     measure_process,
     measure_giveups,
+    measure_footprint,
+    measure_settled_giveups,
 )
 
 
@@ -384,13 +437,14 @@ def run_all(
     config: Config,
     workdir: Path,
     log: Callable[[str], None] = lambda _: None,
-    measurements: Sequence[Callable[[Bench], None]] = MEASUREMENTS,
+    only: Sequence[str] = (),
 ) -> Bench:
-    """Prepare the plugins and run ``measurements`` (default: all); return the samples."""
+    """Prepare the plugins and run every measurement (or those named in ``only``)."""
     bench = Bench(config, workdir)
     bench.plugins = prepare_plugins(workdir / "plugins")
     go_binary("goencode")
-    for measurement in measurements:
+    chosen = [m for m in MEASUREMENTS if not only or m.__name__.removeprefix("measure_") in only]
+    for measurement in chosen:
         began = time.monotonic()
         log(f"{measurement.__name__} ...")
         measurement(bench)

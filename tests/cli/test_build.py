@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from plutono_plugin._build.targets import host_platform
 from plutono_plugin.cli import main
 from tests._tools import ROOT, skip_or_fail
 from tests.cli.test_main import GOOD
+from tests.hostile.test_build import fake_build
 
 
 def source_with(folder: Path, code: str, *, name: str = "plugin.py") -> Path:
@@ -142,3 +144,78 @@ def test_standalone_for_another_platform_is_refused(
     arguments = ["build", str(source), "--out", str(tmp_path / "out"), "--standalone"]
     assert main([*arguments, "--platform", other]) == 2
     assert f"it builds for {host_platform()} only" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(300)  # a build for this machine: links the cached trees
+def test_links_inside_the_source_are_copied_as_their_content(tmp_path: Path) -> None:
+    source = source_with(tmp_path / "src", "from plutono_plugin import Plugin\nplugin = Plugin()\n")
+    (source / "assets").mkdir()
+    (source / "assets" / "logo.svg").write_text("<svg/>")
+    (source / "img").mkdir()
+    (source / "img" / "icon.svg").symlink_to(source / "assets" / "logo.svg")
+    (source / "README.md").symlink_to("assets/logo.svg")
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
+    for name in ("img/icon.svg", "README.md"):
+        assert not (output / name).is_symlink()
+        assert (output / name).read_text() == "<svg/>"
+
+
+def test_package_stores_a_link_inside_the_directory_as_its_content(tmp_path: Path) -> None:
+    plugin = fake_build(tmp_path / "plugin")
+    (plugin / "img").mkdir()
+    (plugin / "img" / "logo.svg").write_text("<svg/>")
+    (plugin / "img" / "alias.svg").symlink_to(plugin / "img" / "logo.svg")
+    assert main(["package", str(plugin), "--out", str(tmp_path / "dist")]) == 0
+    with zipfile.ZipFile(tmp_path / "dist" / "x-datasource-1.0.0.zip") as bundle:
+        assert bundle.read("x-datasource/img/alias.svg") == b"<svg/>"
+
+
+@pytest.mark.timeout(300)  # resolves a tree with pyelftools the first time
+def test_a_requirement_missing_from_requirements_txt_fails_the_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pyelftools is installed for the tests, so the build environment imports it; the
+    shipped plugin would not (issue 18)."""
+    code = "import elftools\nfrom plutono_plugin import Plugin\nplugin = Plugin()\n"
+    source = source_with(tmp_path / "src", code)
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 2
+    error = capsys.readouterr().err
+    assert "entry plugin:plugin imports 'elftools', which the shipped dependencies" in error
+    assert f"fix: add pyelftools to {source / 'requirements.txt'}" in error
+    assert not output.exists()
+    (source / "requirements.txt").write_text("pyelftools\n")
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
+
+
+@pytest.mark.timeout(300)  # a build for this machine: links the cached trees
+def test_data_files_are_copied_unless_excluded(tmp_path: Path) -> None:
+    """A CSV beside plugin.py is read at import; the shipped import proves it was copied."""
+    code = (
+        "from pathlib import Path\nfrom plutono_plugin import Plugin\n"
+        "STATIONS = (Path(__file__).parent / 'stations.csv').read_text()\nplugin = Plugin()\n"
+    )
+    source = source_with(tmp_path / "src", code)
+    files = {
+        "stations.csv": "id,name\n1,Berlin\n",
+        "data/extra.json": "{}",
+        "data/scratch.tmp": "",
+        "secret.txt": "",
+        "tests/test_plugin.py": "def f(:\n",  # excluded by default: never compiled either
+        "node_modules/x/index.js": "",
+        "notes/todo.md": "",
+        ".pluginignore": "# mine\nsecret.txt\ndata/*.tmp\n!notes/\nnotes/*.md\n",
+    }
+    for name, text in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output), "--platform", host_platform()]) == 0
+    shipped = output / "lib" / "plugin"
+    kept = sorted(
+        path.relative_to(shipped).as_posix()
+        for path in shipped.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    assert kept == ["data/extra.json", "plugin.py", "stations.csv"]

@@ -69,7 +69,8 @@ def test_build_refuses_a_manifest_plutono_would_not_start(
 def test_build_without_manifest_names_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["build", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    (tmp_path / "src").mkdir()
+    assert main(["build", str(tmp_path / "src"), "--out", str(tmp_path / "out")]) == 2
     assert "plugin.json does not exist" in capsys.readouterr().err
 
 

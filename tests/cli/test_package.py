@@ -69,11 +69,11 @@ def test_one_zip_per_platform_and_one_for_all(dist: Path) -> None:
     assert f"{PLUGIN_ID}/plugin.json" in entries
     assert all(f"{PLUGIN_ID}/{name}" in entries for name in STATIC)
     trees = {entry.split("/")[3] for entry in entries if entry.startswith(f"{PLUGIN_ID}/lib/deps/")}
-    assert trees == {"darwin-arm64-py3.11"}
+    assert trees == {"darwin-arm64-py3.11", "pure-py3.11"}  # pure Python: in every zip
     assert not [entry for entry in entries if "gpx_quickstart_linux" in entry]
     with zipfile.ZipFile(dist / f"{PLUGIN_ID}-0.1.0.zip") as bundle:
         everything = bundle.namelist()
-    assert len({entry.split("/")[3] for entry in everything if "/lib/deps/" in entry}) == 3
+    assert len({entry.split("/")[3] for entry in everything if "/lib/deps/" in entry}) == 4
 
 
 def test_an_unzipped_archive_is_ready_for_plutono(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,13 @@ from plutono_plugin import DataSourceSettings, PluginContext, Secrets
 from plutono_plugin._model import decode_model
 from plutono_plugin.options import decode_options
 from plutono_plugin.testing import PluginTestClient
-from tests._tools import load_example, node_package
+from tests._tools import ROOT, load_example, node_package
 
 pytestmark = pytest.mark.node
 
 
-def drive_report(module: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run the steps (see drive.js) against ``module``: one result per step, page reloads."""
+def run_drive(module: Path, steps: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """Run drive.js on the steps (see drive.js) against ``module``."""
     folder = node_package("frontend")
     scenario = module.parent / f"scenario-{os.getpid()}.json"
     scenario.write_text(json.dumps({"module": str(module), "steps": steps}))
@@ -42,6 +43,19 @@ def drive_report(module: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:
         )
     finally:
         scenario.unlink()
+    return result
+
+
+def drive_failure(module: Path, steps: list[dict[str, Any]]) -> str:
+    """Run steps that must fail; the error drive.js reported."""
+    result = run_drive(module, steps)
+    assert result.returncode != 0, result.stdout
+    return result.stderr
+
+
+def drive_report(module: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run the steps (see drive.js) against ``module``: one result per step, page reloads."""
+    result = run_drive(module, steps)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["problems"] == []  # jsdom saw no error (unhandled exception, ...)
@@ -143,11 +157,15 @@ async def test_query_editor_builds_queries_the_python_models_decode(quickstart_d
         "Labels",
     ]
     assert editor["result"]["selected"] == ["Default"]
-    assert inputs(editor)["Amplitude"] == "1"  # the model's default is shown
-    assert events(chosen, "onChange") == [{"refId": "A", "queryType": "slow"}]
+    # A new query is written complete at once (spec 8.8: alerting evaluates the stored target).
+    assert events(editor, "onChange") == [{"refId": "A", "amplitude": 1, "labels": {}}]
+    assert inputs(editor)["Amplitude"] == "1"
+    assert events(chosen, "onChange") == [
+        {"refId": "A", "amplitude": 1, "labels": {}, "queryType": "slow", "durationMs": 0}
+    ]
     assert events(chosen, "onRunQuery") == [True]
     assert "Duration ms" in chosen["result"]["labels"]
-    assert events(duration, "onChange") == [{"refId": "A", "queryType": "slow", "durationMs": 20}]
+    assert events(duration, "onChange")[-1]["durationMs"] == 20
     assert events(duration, "onRunQuery") == [True]  # on leaving the input
     assert events(amplitude, "onChange")[-1]["amplitude"] == 2.5
     query = events(labels, "onChange")[-1]
@@ -253,3 +271,258 @@ def test_an_app_module_loads_and_enables_the_app(healthonly_dir: Path) -> None:
         }
     ]
     assert len(report["navigations"]) == 1  # then the page reloads, as Plutono's app pages do
+
+
+def test_the_datasource_is_built_with_its_settings_as_plutono_builds_it(
+    quickstart_dir: Path, tmp_path: Path
+) -> None:
+    # datasource_srv.ts takes `new DataSource(instanceSettings)` only for a one-parameter
+    # constructor; any other arity goes through Angular's injector without settings (spec 8.2).
+    (built,) = drive(quickstart_dir / "module.js", [{"do": "instantiate"}])
+    assert built["result"] == {"arity": 1, "name": "dev", "id": 7, "uid": "ds-uid"}
+    # The harness takes the injector path as Plutono does: a class without a constructor fails.
+    broken = tmp_path / "module.js"
+    generated = (quickstart_dir / "module.js").read_text()
+    constructor = r"constructor\(instanceSettings\) \{.*?\n    \}\n"
+    broken.write_text(re.sub(constructor, "", generated, count=1, flags=re.S))
+    report = drive_failure(broken, [{"do": "instantiate"}])
+    assert "Cannot read properties of undefined (reading 'name')" in report
+
+
+def test_the_hand_written_module_of_the_docs_loads_and_is_built_with_its_settings(
+    tmp_path: Path,
+) -> None:
+    text = (ROOT / "docs" / "frontend.md").read_text(encoding="utf-8")
+    (source,) = re.findall(r"```javascript\n(.*?)```", text, flags=re.DOTALL)
+    module = tmp_path / "module.js"
+    module.write_text(source)
+    built, config, _, typed = drive(
+        module,
+        [
+            {"do": "instantiate"},
+            {"do": "config", "options": {"jsonData": {}}},
+            {"do": "query", "query": {"refId": "A"}},
+            {"do": "input", "label": "Query text", "text": "up"},
+        ],
+    )
+    assert built["result"]["arity"] == 1 and built["result"]["name"] == "dev"
+    assert "Nothing to configure." in config["result"]["text"]
+    assert events(typed, "onChange") == [{"refId": "A", "text": "up"}]
+
+
+async def test_a_foreign_or_empty_query_becomes_the_default_query(quickstart_dir: Path) -> None:
+    # -- Plutono --'s editor leaves queryType 'randomWalk' in a panel's targets; a variable
+    # editor hands a string; a wrong-typed value is another plugin's key (spec 8.4).
+    module = quickstart_dir / "module.js"
+    foreign = {"refId": "A", "queryType": "randomWalk", "scenarioId": "x", "labels": "oops"}
+    editor, text, sent = drive(
+        module,
+        [
+            {"do": "query", "query": foreign},
+            {"do": "query", "query": ""},
+            {"do": "send", "targets": [foreign]},
+        ],
+    )
+    (normalised,) = events(editor, "onChange")
+    assert normalised == {"refId": "A", "scenarioId": "x", "labels": {}, "amplitude": 1}
+    assert editor["result"]["selected"] == ["Default"]
+    assert "Amplitude" in editor["result"]["labels"]
+    assert events(text, "onChange") == [{"amplitude": 1, "labels": {}}]
+    # A panel runs its queries before a freshly switched editor wrote anything: query() sends
+    # the normalised query too.
+    (body,) = sent["result"]["sent"]["data"]["queries"]
+    assert "queryType" not in body and body["labels"] == {}
+    async with PluginTestClient(load_example().plugin) as client:
+        replies = await client.query(normalised, body)
+    assert replies["A"][1] == ""  # no "no handler for query type 'randomWalk'"
+
+
+def test_integers_are_digits_only_safe_and_within_bounds_with_the_error_under_the_field(
+    quickstart_dir: Path,
+) -> None:
+    options = {"id": 7, "name": "dev", "jsonData": {}, "secureJsonFields": {}}
+    steps: list[dict[str, Any]] = [{"do": "config", "options": options}]
+    typed = ["1e21", "9007199254740993", "-1", "1.5", "0x10", "12", ""]
+    steps += [{"do": "input", "label": "Max points", "text": text} for text in typed]
+    config, *results = drive(quickstart_dir / "module.js", steps)
+    assert inputs(config)["Max points"] == "0"
+    errors = [result["result"]["errors"] for result in results]
+    assert errors == [
+        ["Enter a whole number (digits only)"],
+        ["Too large: at most 9007199254740991 in magnitude"],
+        ["Must be at least 0"],
+        ["Enter a whole number (digits only)"],
+        ["Enter a whole number (digits only)"],
+        [],
+        [],
+    ]
+    changes = [events(result, "onOptionsChange") for result in results]
+    assert changes[:5] == [[]] * 5  # nothing invalid is stored
+    assert changes[5] == [{**options, "jsonData": {"maxPoints": 12}}]
+    assert changes[6] == [options]  # emptied: unset, the Python default applies
+    (max_points,) = [i for i in results[6]["result"]["inputs"] if i["label"] == "Max points"]
+    assert (max_points["value"], max_points["placeholder"]) == ("", "0")  # the default shows
+
+
+def test_floats_are_finite_and_slow_durations_bounded(quickstart_dir: Path) -> None:
+    steps: list[dict[str, Any]] = [
+        {"do": "query", "query": {"refId": "A", "queryType": "slow"}},
+        {"do": "input", "label": "Amplitude", "text": "1e400"},
+        {"do": "input", "label": "Amplitude", "text": "abc"},
+        {"do": "input", "label": "Amplitude", "text": "-2.5e1"},
+        {"do": "input", "label": "Duration ms", "text": "60001"},
+    ]
+    _, infinite, letters, exponent, duration = drive(quickstart_dir / "module.js", steps)
+    assert infinite["result"]["errors"] == ["Enter a finite number"]
+    assert letters["result"]["errors"] == ["Enter a number"]
+    assert exponent["result"]["errors"] == []
+    assert events(exponent, "onChange")[-1]["amplitude"] == -25
+    assert duration["result"]["errors"] == ["Must be at most 60000"]
+    assert events(duration, "onChange") == []
+
+
+@pytest.fixture(scope="module")
+def sql_frontend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from plutono_plugin.cli.build import build_plugin_dir
+
+    output = tmp_path_factory.mktemp("plugins") / "sql"
+    build_plugin_dir(ROOT / "examples" / "sql", output)
+    return output
+
+
+def sql_example() -> Any:
+    import importlib.util
+    import sys
+
+    name = "sql_example_frontend"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "examples/sql/plugin.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_the_sql_query_is_a_code_editor_and_fill_value_shows_only_for_fill_value(
+    sql_frontend_dir: Path,
+) -> None:
+    editor, fill = drive(
+        sql_frontend_dir / "module.js",
+        [
+            {"do": "query", "query": {"refId": "A"}},
+            {"do": "select", "label": "Fill", "option": "value"},
+        ],
+    )
+    example = sql_example()
+    (query,) = events(editor, "onChange")
+    assert query == {
+        "refId": "A",
+        "rawSql": example.DEFAULT_SQL,
+        "format": "time_series",
+        "fill": "null",
+        "fillValue": 0,
+    }
+    (sql,) = [entry for entry in editor["result"]["inputs"] if entry["label"] == "SQL"]
+    assert (sql["type"], sql["value"]) == ("textarea", example.DEFAULT_SQL)
+    assert "Fill value" not in editor["result"]["labels"]
+    assert "Fill value" in fill["result"]["labels"]
+    assert events(fill, "onChange")[-1]["fill"] == "value"
+
+
+async def test_sql_annotations_use_the_generated_editor_and_answer_events(
+    sql_frontend_dir: Path, tmp_path: Path
+) -> None:
+    # plugin.json says "annotations": true: the instance has `annotations` (React editor,
+    # spec 8.3); a new annotation's target is {refId: 'Anno'} and gets the annotation values.
+    module = sql_frontend_dir / "module.js"
+    editor, prepared, panel = drive(
+        module,
+        [
+            {"do": "query", "query": {"refId": "Anno"}, "annotation": True},
+            {"do": "annotation"},  # an annotation whose editor never ran
+            {"do": "query", "query": {"refId": "A"}},
+        ],
+    )
+    (target,) = events(editor, "onChange")
+    assert target["format"] == "annotations" and "FROM events" in target["rawSql"]
+    assert prepared["result"] == {"annotations": True, "prepared": target}
+    assert events(panel, "onChange")[-1]["format"] == "time_series"
+    # What annotations_srv sends through query() → /api/ds/query, answered by the plugin.
+    example = sql_example()
+    path = tmp_path / "sample.sqlite"
+    example.create_sample_database(path, now=1_600_000_000 // 60 * 60)
+    settings = DataSourceSettings(
+        id=7, name="sql", raw_json_data=json.dumps({"path": str(path)}).encode()
+    )
+    async with PluginTestClient(
+        example.plugin, context=PluginContext(datasource=settings)
+    ) as client:
+        replies = await client.query(
+            target, time_range=(1_600_000_000_000 - 86_400_000, 1_600_000_000_000)
+        )
+    frames, error = replies["Anno"]
+    assert error == ""
+    names = [field.name for field in frames[0].fields]
+    assert "time" in names and "text" in names  # what getAnnotationsFromData needs
+    assert frames[0].rows >= 1
+
+
+def test_without_annotations_in_plugin_json_the_instance_has_none(quickstart_dir: Path) -> None:
+    (result,) = drive(quickstart_dir / "module.js", [{"do": "annotation"}])
+    assert result["result"] == {"annotations": False}
+
+
+async def test_select_choices_come_from_a_plugin_resource(tmp_path: Path) -> None:
+    from plutono_plugin.frontend import frontend_schema, render_module
+    from tests.frontend.test_docs import docs_examples, metadata_example
+
+    plugin = metadata_example(docs_examples(tmp_path))
+    module = tmp_path / "module.js"
+    module.write_text(render_module(frontend_schema(plugin)))
+    async with PluginTestClient(plugin) as client:
+        stations = (await client.call_resource("GET", "stations")).json()
+    query = {"refId": "A", "queryType": "readings"}
+    editor, loaded, chosen = drive(
+        module,
+        [
+            {"do": "query", "query": query, "resources": {"stations": stations}},
+            {"do": "wait"},
+            {"do": "select", "label": "Station", "option": "Munich"},
+        ],
+    )
+    assert editor["requests"] == [{"url": "/api/datasources/7/resources/stations", "method": "GET"}]
+    assert loaded["result"]["errors"] == []
+    assert events(chosen, "onChange")[-1]["station"] == "muc"
+    assert chosen["result"]["selected"] == ["readings", "Munich", "none"]
+    (_, waited) = drive(module, [{"do": "query", "query": query, "resources": {}}, {"do": "wait"}])
+    assert waited["result"]["errors"] == ["Cannot list station: no resource stations"]
+
+
+def test_save_and_test_always_shows_a_message(quickstart_dir: Path) -> None:
+    # Plutono renders no alert for an empty message, success or not (spec 8.6).
+    ok, failed = drive(
+        quickstart_dir / "module.js",
+        [
+            {"do": "health", "reply": {"status": "OK", "message": ""}},
+            {"do": "health", "reply": {"status": "ERROR", "message": ""}},
+        ],
+    )
+    assert ok["result"]["result"] == {"status": "success", "message": "The plugin answered OK."}
+    assert failed["result"]["thrown"] == "The health check failed and the plugin gave no message."
+
+
+def test_the_alert_tab_learns_which_targets_hold_template_variables(quickstart_dir: Path) -> None:
+    plain, variable, number = drive(
+        quickstart_dir / "module.js",
+        [
+            {"do": "contains", "target": {"refId": "A", "queryType": "error", "message": "x"}},
+            {"do": "contains", "target": {"refId": "A", "queryType": "error", "message": "$host"}},
+            {"do": "contains", "target": {"refId": "A", "queryType": "sine", "amplitude": 2}},
+        ],
+    )
+    assert [step["result"]["contains"] for step in (plain, variable, number)] == [
+        False,
+        True,
+        False,
+    ]

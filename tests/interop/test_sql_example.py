@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -181,7 +184,7 @@ def test_bad_macro_and_bad_sql_fail_only_their_query(sql: GoHost, sample_db: Pat
     responses = reply["responses"]
     assert "unknown macro $__timeFiltr" in responses["MACRO"]["error"]
     assert responses["SQL"]["error"] == "SQL error: no such column: nope"
-    assert "readonly" in responses["WRITE"]["error"]  # queries cannot change the data
+    assert responses["WRITE"]["error"] == "the datasource is read-only: DELETE is not allowed"
     assert len(frames(reply, "GOOD")) == 1
 
 
@@ -206,3 +209,143 @@ def test_database_is_created_on_first_use(sql: GoHost, tmp_path: Path) -> None:
     assert health["status"] == "OK", health
     assert path.exists()
     assert health["message"] == f"database {path} has {(2 * 86_400 + 3_600) // 60 * 3} metric rows"
+
+
+# Hardening (issue 17 items 1-3, 10): a hostile query user cannot write, exhaust memory or keep
+# a thread busy; the default database lives in a private per-user directory.
+
+
+def test_queries_cannot_write_attach_or_leak_pointers(
+    sql: GoHost, sample_db: Path, tmp_path: Path
+) -> None:
+    copy, attached = tmp_path / "copy.sqlite", tmp_path / "attached.sqlite"
+    reply = sql.query(
+        [
+            sql_query(f"VACUUM INTO '{copy}'", ref_id="VACUUM"),
+            sql_query(f"ATTACH '{attached}' AS x", ref_id="ATTACH"),
+            sql_query("SELECT fts3_tokenizer('simple')", ref_id="POINTER", format="table"),
+            sql_query("PRAGMA journal_mode=WAL", ref_id="PRAGMA", format="table"),
+            sql_query("PRAGMA table_info(metrics)", ref_id="INFO", format="table"),
+        ],
+        plugin_context=context(sample_db),
+    )
+
+    assert reply["ok"], reply.get("error")
+    errors = {ref: response["error"] for ref, response in reply["responses"].items()}
+    assert errors["VACUUM"] == "the datasource is read-only: ATTACH (or VACUUM) is not allowed"
+    assert errors["ATTACH"] == errors["VACUUM"]
+    assert errors["POINTER"] == (
+        "the datasource is read-only: the function fts3_tokenizer() is not allowed"
+    )
+    assert errors["PRAGMA"] == "the datasource is read-only: PRAGMA journal_mode is not allowed"
+    assert errors["INFO"] == ""  # reading pragmas still work
+    assert not copy.exists() and not attached.exists()
+
+
+def test_huge_values_and_rows_are_bounded_in_bytes(sql: GoHost, sample_db: Path) -> None:
+    reply = sql.query(
+        [
+            sql_query("SELECT zeroblob(50000000) FROM metrics LIMIT 20", ref_id="BLOB"),
+            sql_query(
+                "SELECT time, randomblob(100000) AS junk FROM metrics",
+                ref_id="ROWS",
+                format="table",
+            ),
+        ],
+        plugin_context=context(sample_db, byteLimitMib=4),
+    )
+
+    assert reply["ok"], reply.get("error")
+    blob = reply["responses"]["BLOB"]["error"]
+    assert blob == "SQL error: string or blob too big (the byte limit is 4 MiB)"
+    [frame] = frames(reply, "ROWS")
+    assert 0 < frame.rows < 50  # 100 kB each: cut well before the 10,000-row limit
+    assert frame.meta is not None
+    [notice] = frame.meta.notices
+    assert notice.severity == "warning" and "byte limit of 4 MiB" in notice.text
+
+
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("how", ["deadline", "cancel"])
+def test_abandoned_endless_queries_stop_running(sql: GoHost, sample_db: Path, how: str) -> None:
+    timeout_ms, cancel_after_ms = (300, None) if how == "deadline" else (None, 300)
+    jobs = [
+        sql.query_in_background(
+            [sql_query(ENDLESS)],
+            plugin_context=context(sample_db),
+            timeout_ms=timeout_ms,
+            cancel_after_ms=cancel_after_ms,
+        )
+        for _ in range(4)
+    ]
+    for job in jobs:
+        sql.wait(job)
+    time.sleep(1.0)  # the stop reaches SQLite within a few thousand instructions
+
+    before = _cpu_seconds(sql.pid)
+    time.sleep(2.0)
+    busy = _cpu_seconds(sql.pid) - before
+
+    assert busy < 0.5, f"{busy:.2f} s of CPU in 2 s: a query kept running"  # 4 threads: 8 s
+    assert sql.check_health(context(sample_db))["status"] == "OK"
+
+
+def test_a_query_past_the_datasource_timeout_is_interrupted(sql: GoHost, sample_db: Path) -> None:
+    started = time.monotonic()
+    reply = sql.query([sql_query(ENDLESS)], plugin_context=context(sample_db, timeout=0.5))
+
+    assert reply["ok"], reply.get("error")
+    assert reply["responses"]["A"]["error"] == "the query ran longer than the timeout (0.5 s)"
+    assert time.monotonic() - started < 15
+
+
+def test_default_database_is_private_to_the_plugin_user(
+    go_host: GoHost, sql_dir: Path, tmp_path: Path
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    reply = go_host.start(sql_dir, SQL_ID, env={"TMPDIR": str(temp)})
+    assert reply["ok"], reply.get("error")
+    no_path = {"org_id": 1, "datasource": {"id": 5, "name": "sql", "json_data": {}}}
+
+    health = go_host.check_health(no_path)
+
+    folder = temp / f"plutono-sql-example-{os.getuid()}"
+    assert health["status"] == "OK", health
+    assert health["message"].startswith(f"database {folder / '5.sqlite'} has ")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_planted_default_directory_is_refused(
+    go_host: GoHost, sql_dir: Path, tmp_path: Path
+) -> None:
+    temp, elsewhere = tmp_path / "tmp", tmp_path / "attacker"
+    temp.mkdir()
+    elsewhere.mkdir(mode=0o700)
+    (temp / f"plutono-sql-example-{os.getuid()}").symlink_to(elsewhere)
+    reply = go_host.start(sql_dir, SQL_ID, env={"TMPDIR": str(temp)})
+    assert reply["ok"], reply.get("error")
+    no_path = {"org_id": 1, "datasource": {"id": 5, "name": "sql", "json_data": {}}}
+
+    health = go_host.check_health(no_path)
+
+    assert health["status"] == "ERROR"
+    assert (
+        "is a symbolic link: remove it, or set the datasource's database file" in health["message"]
+    )
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_settings_are_typed_options(sql: GoHost, sample_db: Path) -> None:
+    health = sql.check_health(context(sample_db, rowLimit=1e21))
+
+    assert health["status"] == "ERROR"
+    assert "rowLimit" in health["message"] and "expected int, got float" in health["message"]

@@ -74,7 +74,7 @@ def test_non_string_messages_and_extras_become_json_safe(
     assert first["@message"] == "42" and second["@message"] == "b'bytes message'"
     assert third["@message"] == "extras"
     assert third["n"] == "inf" and third["e"] == "ValueError: nope"
-    assert isinstance(third["b"], str) and third["extra.@message"] == 7
+    assert isinstance(third["b"], str) and third["extra.@message"] == "7"  # Plutono: "7"
     assert third["tags"] == {"1": [2.5, None]} or third["tags"] == {"1": [None, 2.5]}
 
 
@@ -130,3 +130,54 @@ def test_configure_logging_routes_root_records_and_quiets_the_transport() -> Non
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.captureWarnings(False)
+
+
+def test_http_client_chatter_shows_at_trace_only() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("debug", stream)
+        logging.getLogger("httpcore.http11").debug("send_request_headers.started")
+        logging.getLogger("httpx").info("HTTP Request: GET http://upstream 200")
+        logging.getLogger("httpx").warning("upstream certificate problem")
+        assert "send_request_headers" not in stream.getvalue()
+        assert "HTTP Request" not in stream.getvalue()
+        assert "certificate problem" in stream.getvalue()
+        configure_logging("trace", stream)
+        logging.getLogger("httpcore.http11").debug("asked for at trace")
+        assert "asked for at trace" in stream.getvalue()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.captureWarnings(False)
+        for name in ("httpcore", "httpx"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_credentials_are_redacted_at_any_depth(capture: tuple[logging.Logger, io.StringIO]) -> None:
+    from plutono_plugin._headers import Headers, SecretValue
+
+    logger, stream = capture
+    headers = Headers({"Authorization": "Bearer t0k", "Accept": "json"})
+    logger.info(
+        "call",
+        extra={
+            "password": "pw1",
+            "api_key": b"k3y",
+            "upstream": {"config": [{"token": "t1", "session_count": 2, "oauth": True}]},
+            "values": [SecretValue("hidden"), "shown"],
+            "headers": headers,
+            "author": "Ann",
+        },
+    )
+
+    [record] = lines(stream)
+    assert record["password"] == "<redacted>" and record["api_key"] == "<redacted>"
+    assert record["upstream"] == {
+        "config": [{"token": "<redacted>", "session_count": "2", "oauth": True}]
+    }
+    assert record["values"] == ["<redacted>", "shown"]
+    assert record["headers"] == {"Authorization": "<redacted>", "Accept": "json"}
+    assert record["author"] == "Ann"  # "auth" in a name is not enough
+    assert "t0k" not in stream.getvalue() and "pw1" not in stream.getvalue()

@@ -13,7 +13,7 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from ..._proto import pluginv2
-from ...context import RequestContext
+from ...context import NO_INSTANCE, RequestContext
 from ..convert import plugin_context_from_proto
 from ..tracker import CallTracker
 from ..transport import receive_limited
@@ -71,7 +71,9 @@ class Core:
         options = decoder.decode(plugin_context.datasource) if decoder is not None else None
         manager = self.plugin.instances
         if manager is None:
-            yield RequestContext(plugin_context, frozen_headers, self.settings, None, options)
+            yield RequestContext(
+                plugin_context, frozen_headers, self.settings, NO_INSTANCE, options
+            )
             return
         async with manager.acquire(plugin_context, options) as instance:
             yield RequestContext(plugin_context, frozen_headers, self.settings, instance, options)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import grpclib.const
+from grpclib import GRPCError
+from grpclib.const import Status
 
+from ..._asgi import BodyCut
 from ..._headers import Headers
 from ..._proto import pluginv2
 from ...errors import InstanceError
@@ -54,6 +57,10 @@ class ResourceService(Core):
                     first = False
                 elif chunk:
                     await stream.send_message(pluginv2.CallResourceResponse(body=chunk))
+        except BodyCut as error:
+            # Not OK: Plutono appends its error to the partial body (contract 2.4.4), so the
+            # browser can tell a cut body from a complete one.
+            raise GRPCError(Status.UNKNOWN, str(error)) from None
         finally:
             await response.aclose()
         if first:  # an empty stream still owes the host its status (contract 2.4.4)

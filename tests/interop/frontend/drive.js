@@ -4,7 +4,11 @@
 //
 // SCENARIO = {"module": "/path/module.js", "steps": [STEP, ...]}; every step yields one result:
 //   {"do": "config", "options": {...}}       render the config editor (a datasource's settings)
-//   {"do": "query", "query": {...}}          render the query editor
+//   {"do": "query", "query": {...}, "resources": {path: reply}, "annotation": false}
+//        render the query editor (the annotation editor's when `annotation`); getResource(path)
+//        answers `reply`
+//   {"do": "wait", "ms": 20}                  let promises settle (resources loaded)
+//   {"do": "annotation", "target": {...}}     the instance's annotations.prepareQuery({target})
 //   {"do": "app", "meta": {...}}             render an app's configuration page
 //   {"do": "input", "label": L, "text": T}   type T into the input labelled L, then leave it
 //   {"do": "toggle", "label": L}             click the switch labelled L
@@ -14,6 +18,8 @@
 //   {"do": "send", "targets": [...], "variables": {...}, "range": [fromMs, toMs]}
 //        run the datasource's query(); the /api/ds/query request is captured, not sent
 //   {"do": "health", "reply": {...}}         "Save & Test" with the host answering `reply`
+//   {"do": "instantiate", "jsonData": {...}}  build the datasource as datasource_srv.ts does
+//   {"do": "contains", "target": {...}}       the Alert tab's targetContainsTemplate(target)
 // Editors are re-rendered with what they emit, as Plutono does (they are controlled).
 'use strict';
 
@@ -35,22 +41,24 @@ function render() {
 
 function snapshot() {
   const labels = Array.from(root.querySelectorAll('label')).map((label) => label.textContent.trim());
-  const inputs = Array.from(root.querySelectorAll('input')).map((input) => ({
+  const inputs = Array.from(root.querySelectorAll('input, textarea')).map((input) => ({
     label: input.getAttribute('aria-label') || besideLabel(input) || input.id,
-    type: input.type,
+    type: input.tagName === 'TEXTAREA' ? 'textarea' : input.type,
     value: input.type === 'checkbox' ? input.checked : input.value,
+    placeholder: input.getAttribute('placeholder') || '',
     disabled: input.disabled,
   }));
+  const errors = Array.from(root.querySelectorAll('[role="alert"]')).map((node) => node.textContent.trim());
   const selected = Array.from(root.querySelectorAll('[class*="singleValue"], [class*="SingleValue"]')).map(
     (node) => node.textContent
   );
   const buttons = Array.from(root.querySelectorAll('button')).map((button) => button.textContent.trim());
-  return { labels, inputs, selected, buttons, text: root.textContent };
+  return { labels, inputs, selected, buttons, errors, text: root.textContent };
 }
 
 // The input a user finds by its label: aria-label, <label for>, or the label beside it.
 function byLabel(label) {
-  const inputs = Array.from(root.querySelectorAll('input'));
+  const inputs = Array.from(root.querySelectorAll('input, textarea'));
   let found = inputs.filter((input) => input.getAttribute('aria-label') === label || (input.id && labelFor(input.id) === label));
   if (!found.length) {
     const beside = labelled(label).map((node) => node.closest('.gf-form'));
@@ -78,7 +86,8 @@ function labelFor(id) {
 }
 
 function setValue(input, text) {
-  const setter = Object.getOwnPropertyDescriptor(window.HTMLInputElement.prototype, 'value').set;
+  const prototype = input.tagName === 'TEXTAREA' ? window.HTMLTextAreaElement : window.HTMLInputElement;
+  const setter = Object.getOwnPropertyDescriptor(prototype.prototype, 'value').set;
   setter.call(input, text);
   input.dispatchEvent(new window.Event('input', { bubbles: true }));
 }
@@ -108,7 +117,7 @@ function plutonoProps(kind) {
   };
 }
 
-function backendSrv(reply) {
+function backendSrv(reply, resources) {
   const record = (options) => {
     requests.push({ url: options.url, method: options.method, data: options.data });
   };
@@ -126,9 +135,13 @@ function backendSrv(reply) {
       record({ url, method: 'POST', data });
       return Promise.resolve({});
     },
-    get(url) {
-      record({ url, method: 'GET' });
-      return Promise.resolve({});
+    get(url, params) {
+      record({ url, method: 'GET', params });
+      const path = url.replace(/^\/?api\/datasources\/\d+\/resources\//, '');
+      if (Object.prototype.hasOwnProperty.call(resources || {}, path)) {
+        return Promise.resolve(resources[path]);
+      }
+      return Promise.reject({ status: 404, data: { message: `no resource ${path}` } });
     },
   };
 }
@@ -145,10 +158,41 @@ function templateSrv(variables) {
   return { replace, getVariables: () => [], updateTimeRange: () => {} };
 }
 
-function dataSource(module) {
+// AngularJS 1.8.2 `$injector.instantiate` as Plutono bootstraps it (no strictDi, spec 8.2): a
+// static $inject, else no arguments when the function's length is 0, else the names parsed from
+// the first parenthesised list of the source, each taken from the locals or a service.
+function angularInstantiate(Type, locals) {
+  let names = Type.$inject;
+  if (!names) {
+    const source = Function.prototype.toString.call(Type);
+    const list = Type.length === 0 ? null : source.match(/^[^(]*\(\s*([^)]*)\)/m);
+    names = list ? list[1].split(',').map((name) => name.trim()).filter(Boolean) : [];
+  }
+  const args = names.map((name) => {
+    if (!Object.prototype.hasOwnProperty.call(locals, name)) {
+      throw new Error(`Unknown provider: ${name}Provider <- ${name}`);
+    }
+    return locals[name];
+  });
+  return new Type(...args);
+}
+
+// datasource_srv.ts `loadDatasource` (spec 8.2): the constructor's arity picks the path; then
+// `components` and `meta` are set on the instance, after the constructor returned.
+function dataSource(module, jsonData) {
   const meta = { id: 'test-datasource', name: 'test', type: 'datasource', info: {}, module: 'plugins/test/module' };
-  const instanceSettings = { id: 7, uid: 'ds-uid', type: meta.id, name: 'dev', meta, jsonData: {} };
-  return new module.plugin.DataSourceClass(instanceSettings);
+  const instanceSettings = { id: 7, uid: 'ds-uid', type: meta.id, name: 'dev', meta, jsonData: jsonData || {} };
+  const DataSourceClass = module.plugin.DataSourceClass;
+  let instance;
+  if (DataSourceClass.length === 1) {
+    instance = new DataSourceClass(instanceSettings);
+  } else {
+    harness.problems.push(`DataSource.length is ${DataSourceClass.length}: Plutono builds it with Angular's injector`);
+    instance = angularInstantiate(DataSourceClass, { instanceSettings });
+  }
+  instance.components = module.plugin.components;
+  instance.meta = meta;
+  return instance;
 }
 
 async function run(step, module) {
@@ -157,9 +201,27 @@ async function run(step, module) {
     case 'config':
       return editor('config', plugin.components.ConfigEditor, { options: step.options, onOptionsChange: plutonoProps('config') });
     case 'query': {
+      // Props as QueryEditorRow (panel) passes them, or the annotation editor (spec 8.3, 8.4).
+      grafanaRuntime.setBackendSrv(backendSrv({}, step.resources || {}));
       const onRunQuery = () => events.push({ onRunQuery: true });
-      const props = { query: step.query, onChange: plutonoProps('query'), onRunQuery, datasource: dataSource(module) };
+      const instance = dataSource(module);
+      if (step.annotation) {
+        if (!instance.annotations) {
+          throw new Error('the datasource has no annotations property: Plutono would look for annotations-query-ctrl');
+        }
+        const Editor = instance.annotations.QueryEditor || plugin.components.QueryEditor;
+        const props = { query: step.query, onChange: plutonoProps('query'), onRunQuery, key: 'dev' };
+        return editor('query', Editor, props);
+      }
+      const props = { query: step.query, onChange: plutonoProps('query'), onRunQuery, datasource: instance };
       return editor('query', plugin.components.QueryEditor, props);
+    }
+    case 'wait':
+      await new Promise((resolve) => setTimeout(resolve, step.ms || 20));
+      return snapshot();
+    case 'annotation': {
+      const instance = dataSource(module);
+      return { annotations: Boolean(instance.annotations), prepared: instance.annotations && instance.annotations.prepareQuery({ target: step.target }) };
     }
     case 'app': {
       grafanaRuntime.setBackendSrv(backendSrv({}));
@@ -189,9 +251,12 @@ async function run(step, module) {
       return snapshot();
     }
     case 'reset': {
-      const label = labelled(step.label)[0];
-      const row = label && label.closest('.gf-form');
-      const button = row && Array.from(row.querySelectorAll('button')).filter((b) => b.textContent.trim() === 'Reset')[0];
+      let row = byLabel(step.label);
+      const isReset = (b) => b.textContent.trim() === 'Reset';
+      while (row && row !== root && !Array.from(row.querySelectorAll('button')).some(isReset)) {
+        row = row.parentElement;
+      }
+      const button = row && row !== root && Array.from(row.querySelectorAll('button')).filter(isReset)[0];
       if (!button) {
         throw new Error(`no secret field ${step.label} with a Reset button in ${JSON.stringify(snapshot())}`);
       }
@@ -220,6 +285,14 @@ async function run(step, module) {
         dataSource(module).query(request).subscribe({ next: resolve, error: reject })
       );
       return { sent: requests[requests.length - 1], errors: response.error || null };
+    }
+    case 'contains': {
+      grafanaRuntime.setTemplateSrv(templateSrv({}));
+      return { contains: dataSource(module).targetContainsTemplate(step.target) };
+    }
+    case 'instantiate': {
+      const instance = dataSource(module, step.jsonData);
+      return { arity: module.plugin.DataSourceClass.length, name: instance.name, id: instance.id, uid: instance.uid };
     }
     case 'health': {
       grafanaRuntime.setBackendSrv(backendSrv(step.reply));
