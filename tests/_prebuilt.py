@@ -44,18 +44,20 @@ PREBUILT = pytest.StashKey[dict[str, Path | str]]()
 class Build:
     """One ``plutono-plugin build`` the suite needs.
 
-    ``fixture`` names the fixture that returns it (``""``: only warms the cache); ``modules``
-    are test files (or folders, ending in ``/``) that build the same kind themselves.
+    ``fixture`` is the name :func:`prebuilt` looks it up by, the fixture returning it (``""``:
+    only warms the cache); ``users`` other fixtures that need it; ``modules`` test files (or
+    folders, ending in ``/``) that use it or build the same kind themselves.
     """
 
     fixture: str
     source: Path
     options: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
 
     def needed_by(self, fixtures: set[str], paths: set[str]) -> bool:
         """Whether a collected test uses the fixture or sits in one of ``modules``."""
-        if self.fixture and self.fixture in fixtures:
+        if {self.fixture, *self.users} & fixtures - {""}:
             return True
         return any(path.startswith(module) for path in paths for module in self.modules)
 
@@ -75,7 +77,18 @@ def builds() -> list[Build]:
     host = ("--platform", host_platform())
     found = [
         # every platform, this Python: also what tests/cli and tests/frontend build from
-        Build("quickstart_dir", examples / "quickstart", (), ("tests/cli/", "tests/frontend/")),
+        Build(
+            "quickstart_dir",
+            examples / "quickstart",
+            (),
+            ("tests/cli/", "tests/frontend/", "tests/hostile/", "tests/host/"),
+        ),
+        Build("host_quickstart_dir", examples / "quickstart", (), ("tests/host/test_host.py",)),
+        Build("browser_quickstart", examples / "quickstart", users=("stand_in",)),
+        Build("browser_sql", examples / "sql", users=("stand_in",)),
+        Build("sql_frontend_dir", examples / "sql"),
+        Build("hardening_dir", plugins / "hardening"),
+        Build("logheaders_dir", plugins / "logheaders"),
         Build("lifecycle_dir", plugins / "lifecycle"),
         Build("healthonly_dir", plugins / "healthonly"),
         Build("dataplane_dir", plugins / "dataplane"),
