@@ -156,6 +156,29 @@ def _scope_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
+def _response_headers(raw: object) -> list[tuple[str, str]]:
+    """The app's header pairs as text, hop-by-hop ones left out; a malformed one is a 500."""
+    headers: list[tuple[str, str]] = []
+    try:
+        for key, value in raw:  # type: ignore[attr-defined]
+            name = bytes(key).decode("latin-1")
+            if name.lower() not in _HOP_BY_HOP:
+                headers.append((name, bytes(value).decode("latin-1")))
+    except (TypeError, ValueError) as error:
+        # ASGI headers are pairs of byte strings; str pairs raise TypeError in bytes().
+        raise AsgiFailure(
+            f"ASGI app sent malformed response headers (pairs of byte strings expected): {error}"
+        ) from None
+    return headers
+
+
+def _body(message: Message) -> bytes:
+    body = message.get("body", b"")
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise AsgiFailure(f"ASGI app sent a body of type {type(body).__name__}, not bytes")
+    return bytes(body)
+
+
 def _failure_text(failure: _Failed) -> str:
     if failure.error is None:
         return "ASGI app returned without completing its response"
@@ -213,24 +236,18 @@ async def call_asgi(
         status = start.get("status")
         if not isinstance(status, int):
             raise AsgiFailure(f"ASGI app sent a non-integer status {status!r}")
-        response_headers = [
-            (bytes(key).decode("latin-1"), bytes(value).decode("latin-1"))
-            for key, value in start.get("headers", ())
-            if bytes(key).decode("latin-1").lower() not in _HOP_BY_HOP
-        ]
+        response_headers = _response_headers(start.get("headers", ()))
         first = await call.next_event()
+        if isinstance(first, _Failed):
+            # Nothing has gone out yet: a 500 tells the truth, the app's status would not.
+            raise AsgiFailure(_failure_text(first))
+        if first["type"] != "http.response.body":
+            raise AsgiFailure(f"ASGI app sent {first['type']!r} twice")
+        chunk = _body(first)
     except BaseException:
         call.stop()
         task.cancel()
         raise
-    if isinstance(first, _Failed):
-        # Nothing has gone out yet: a 500 tells the truth, the app's status would not.
-        raise AsgiFailure(_failure_text(first))
-    if first["type"] != "http.response.body":
-        call.stop()
-        task.cancel()
-        raise AsgiFailure(f"ASGI app sent {first['type']!r} twice")
-    chunk = bytes(first.get("body", b""))
     if not first.get("more_body", False):
         return AsgiResult(status, response_headers, chunk)
     return AsgiResult(status, response_headers, _stream(call, task, chunk, name))
@@ -250,7 +267,11 @@ async def _stream(
                 logger.error("ASGI app %r sent %r while streaming", name, event["type"])
                 raise BodyCut(f"ASGI app {name!r} sent {event['type']!r} while streaming")
             more = bool(event.get("more_body", False))
-            chunk = bytes(event.get("body", b""))
+            try:
+                chunk = _body(event)
+            except AsgiFailure as error:
+                logger.error("ASGI app %r: %s while streaming", name, error)
+                raise BodyCut(f"ASGI app {name!r}: {error} while streaming") from None
             if not more:
                 complete = True
                 if chunk:

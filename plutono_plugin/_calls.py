@@ -96,14 +96,21 @@ class WorkerThreads:
         """Of those, how many their caller stopped waiting for."""
         self._slots: asyncio.Semaphore | None = None
         self._pool: anyio.CapacityLimiter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._warned = False
 
     async def run(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` in a worker thread; cancellation stops waiting for it at once."""
-        if self._slots is None or self._pool is None:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._pool is None or self._loop is not loop:
+            # Per event loop: an asyncio.Semaphore that once waited is bound to its loop, and
+            # one plugin may serve several loops in turn (a test client per test).
+            self._loop = loop
             self._slots = asyncio.Semaphore(self.limit)
             # anyio's own pool limit (40, shared by every to_thread user) must not bind first.
             self._pool = anyio.CapacityLimiter(self.limit)
+            self.running = self.abandoned = 0
+            self._warned = False
         slots = self._slots
         if slots.locked() and self.abandoned and not self._warned:
             self._warned = True
@@ -115,7 +122,6 @@ class WorkerThreads:
                 self.abandoned,
             )
         await slots.acquire()
-        loop = asyncio.get_running_loop()
         call = _ThreadCall()
 
         def release(abandoned: bool) -> None:

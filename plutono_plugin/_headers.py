@@ -178,6 +178,9 @@ class Headers(_MultiMap):
     :class:`SecretValue`: ``repr``, ``str``, ``dict(headers)`` and the hclog formatter hide them,
     so logging a request or its headers is safe.
 
+    ``source`` is a mapping of names to one value or a list of values, or ``(name, value)``
+    pairs (``None``: no headers); names and values must be ``str`` (``TypeError`` otherwise).
+
     Example::
 
         headers = Headers({"content-type": "text/csv", "X-Tag": ["a", "b"]})

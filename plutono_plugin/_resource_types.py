@@ -39,12 +39,19 @@ class ResourceRequest:
     """
 
     method: str
+    """The HTTP method, upper case (``GET``, ``POST``, ...)."""
     path: str
+    """The path below the plugin's ``resources/``, without a leading slash (``items/7``)."""
     url: str = ""
+    """``path`` plus ``?`` and the raw query string; defaults to ``path``."""
     headers: Headers = field(default_factory=Headers)
+    """The request headers forwarded by the host (credential values hidden in reprs)."""
     body: bytes = b""
+    """The request body as sent (empty when there is none); :meth:`json`/:meth:`text` read it."""
     context: RequestContext = field(default_factory=RequestContext)
+    """Who calls, for which datasource or app: the :class:`RequestContext`."""
     path_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """The route's path parameters (``{item_id:int}``), converted; filled in by the router."""
 
     def __post_init__(self) -> None:
         if not self.url:
@@ -131,7 +138,11 @@ class ResourceResponse:
     def json(
         cls, value: Any, *, status: int = 200, headers: HeadersInput | None = None
     ) -> ResourceResponse:
-        """``value`` as compact UTF-8 JSON; ``TypeError``/``ValueError`` if it cannot be."""
+        """``value`` as compact UTF-8 JSON; ``TypeError``/``ValueError`` if it cannot be.
+
+        ``status`` is the HTTP status (default 200), ``headers`` extra response headers; the
+        ``Content-Type`` is ``application/json``.
+        """
         encoded = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         return cls(encoded.encode(), status=status, headers=headers, content_type=JSON_CONTENT_TYPE)
 
@@ -144,7 +155,11 @@ class ResourceResponse:
         headers: HeadersInput | None = None,
         content_type: str = "text/plain; charset=utf-8",
     ) -> ResourceResponse:
-        """``value`` encoded as UTF-8 with a text content type."""
+        """``value`` encoded as UTF-8 with a text content type.
+
+        ``status`` is the HTTP status (default 200), ``headers`` extra response headers and
+        ``content_type`` the ``Content-Type`` (default ``text/plain; charset=utf-8``).
+        """
         return cls(value.encode(), status=status, headers=headers, content_type=content_type)
 
     @property

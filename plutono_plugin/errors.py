@@ -149,7 +149,7 @@ class OptionsError(InstanceError):
 
 
 def describe_exception(error: BaseException) -> str:
-    """The text a caller sees for a handler's exception: its message, no traceback.
+    """The text a caller sees for a handler's exception ``error``: its message, no traceback.
 
     A :class:`PluginError` shows its message alone (raised on purpose, worded for users); any
     other exception shows its type too (``KeyError: 'x'``), since its message alone may say little.

@@ -82,8 +82,11 @@ class StopResult:
     """How the plugin stopped: seconds taken, exit code, and whether it exited by itself."""
 
     seconds: float
+    """Seconds from the start of :meth:`PluginHost.stop` until the process was gone."""
     exit_code: int | None
+    """The process's exit code (negative: killed by that signal)."""
     graceful: bool
+    """True when the plugin exited by itself within the grace period, without SIGKILL."""
 
 
 class PluginHost(PluginClient):
@@ -92,6 +95,10 @@ class PluginHost(PluginClient):
     Create it with :meth:`start` (an async context manager) or :meth:`launch` (then call
     :meth:`stop`). A call the plugin answers with a gRPC error raises :class:`CallError`,
     except where Plutono itself turns ``UNIMPLEMENTED`` into an answer (health, metrics).
+
+    Those two build it from the plugin's ``manifest`` (its ``plugin.json``), the running
+    ``process``, the default ``context`` of calls, and ``relaunch``, which starts a fresh process
+    when the plugin exits (``restart=True``; ``None``: no restarts).
     """
 
     def __init__(
@@ -131,19 +138,32 @@ class PluginHost(PluginClient):
     ) -> AsyncIterator[PluginHost]:
         """Launch the plugin, yield the host, and stop the plugin on exit.
 
-        ``plugin_settings`` is the ini section ``[plugin.<id>]`` (sent as ``PL_PLUGIN_<KEY>``),
-        ``env`` adds to the environment Plutono itself would pass on; ``json_data`` and
-        ``secure_json_data`` fill the default datasource (or app) settings, ``context``
-        replaces the default context entirely. ``on_log`` sees every plugin log record.
-        ``restart`` starts the plugin again when it exits, as Plutono does (every second, a
-        clean exit too, contract 1.13): what a ``--dev`` build's hot reload relies on.
-        ``inherit_environment=False`` leaves this process's environment out (only ``env``
-        and Plutono's own variables), as under a service manager.
-
         Example::
 
             async with PluginHost.start("build/plugins/quickstart", json_data={"x": 1}) as host:
                 print(await host.collect_metrics())
+
+        Args:
+            plugin_dir: the plugin's directory: its ``plugin.json`` and the executable it
+                names (``<executable>_<os>_<arch>``), as Plutono finds them.
+            env: variables added to the environment Plutono itself would pass on.
+            plugin_settings: the ini section ``[plugin.<id>]`` (sent as
+                ``PL_PLUGIN_<KEY>``).
+            json_data: the default datasource's (or app's) ``jsonData``.
+            secure_json_data: the default datasource's (or app's) decrypted
+                ``secureJsonData``.
+            context: a whole :class:`~plutono_plugin.context.PluginContext` replacing the
+                default one (then ``json_data``/``secure_json_data`` are not used).
+            start_timeout: seconds the plugin may take to print its handshake line before
+                :class:`HandshakeError` (with its stderr) is raised.
+            cwd: the plugin's working directory (default: a fresh temporary directory,
+                removed when the plugin stops).
+            on_log: called with every log record the plugin writes.
+            restart: start the plugin again when it exits, as Plutono does (every second, a
+                clean exit too, contract 1.13): what a ``--dev`` build's hot reload relies on.
+            inherit_environment: ``False`` leaves this process's environment out (only
+                ``env`` and Plutono's own variables), as under a service manager.
+
         """
         host = await cls.launch(
             plugin_dir,
@@ -179,7 +199,13 @@ class PluginHost(PluginClient):
         restart: bool = False,
         inherit_environment: bool = True,
     ) -> PluginHost:
-        """Like :meth:`start`, without the context manager: call :meth:`stop` yourself."""
+        """Like :meth:`start`, without the context manager: call :meth:`stop` yourself.
+
+        Launches the plugin in ``plugin_dir`` and returns once it has handshaken. The other
+        parameters are those of :meth:`start`: ``env``, ``plugin_settings``, ``json_data``,
+        ``secure_json_data``, ``context``, ``start_timeout``, ``cwd``, ``on_log``, ``restart``
+        and ``inherit_environment``.
+        """
         manifest = read_manifest(plugin_dir)
         if context is None:
             context = _configured_context(manifest, json_data, secure_json_data)
@@ -247,7 +273,8 @@ class PluginHost(PluginClient):
     ) -> LogRecord:
         """The first log record whose message contains ``match`` (or satisfies it), waiting.
 
-        Raises :class:`TimeoutError` listing the messages seen when none arrives in time.
+        Raises :class:`TimeoutError` listing the messages seen when none arrives within
+        ``timeout`` seconds.
         """
         return await self._process.wait_for_log(match, timeout=timeout)
 

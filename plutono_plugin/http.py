@@ -111,15 +111,25 @@ class HTTPSettings:
     """
 
     url: str = ""
+    """The datasource's URL, the client's ``base_url``."""
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    """``(user, password)`` for HTTP basic auth; ``None`` when the switch is off."""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Custom headers sent on every request (``httpHeaderName<N>``/``httpHeaderValue<N>``)."""
     oauth_pass_through: bool = False
+    """True when the datasource forwards the user's OAuth identity (``oauthPassThru``)."""
     tls_skip_verify: bool = False
+    """True: no verification of the server's certificate (``tlsSkipVerify``)."""
     tls_ca_cert: str = field(default="", repr=False)
+    """The PEM CA certificate to trust instead of the system's; empty: the system's."""
     tls_client_cert: str = field(default="", repr=False)
+    """The PEM client certificate for mutual TLS; empty: none."""
     tls_client_key: str = field(default="", repr=False)
+    """The PEM key of ``tls_client_cert``."""
     server_name: str = ""
+    """The TLS server name for SNI and verification (``serverName``); empty: the URL's host."""
     timeout: float = DEFAULT_TIMEOUT
+    """Seconds per request (``jsonData.timeout``; default 30, Plutono's data proxy timeout)."""
 
     @classmethod
     def from_datasource(cls, settings: DataSourceSettings) -> HTTPSettings:
@@ -221,6 +231,9 @@ class HTTPSettings:
     def ssl_context(self, owner: str = "datasource") -> ssl.SSLContext:
         """The TLS context: the CA (or the system's), the client certificate, verification.
 
+        ``owner`` names the datasource in the :class:`ConfigurationError` raised for bad
+        certificates or keys.
+
         Without a CA or client certificate of its own, every datasource shares one context per
         process (the system's CA store is read once; skipping verification reads none).
         """
@@ -286,7 +299,7 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
     def __init__(
         self,
         proxies: EnvironmentProxies,
-        tls: Callable[[], ssl.SSLContext],
+        tls: Callable[[], ssl.SSLContext | bool | str],
         options: Mapping[str, Any],
     ) -> None:
         self._proxies = proxies
@@ -324,8 +337,17 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
 
 
 # http_client options that configure connections: httpx applies them only to transports it
-# builds itself, so they go to each transport the router makes.
-_TRANSPORT_OPTIONS = ("http1", "http2", "limits", "retries", "local_address", "socket_options")
+# builds itself, so they go to each transport the router makes. Not cert=: httpx would load
+# the certificate into the TLS context, which may be the one every datasource shares.
+_TRANSPORT_OPTIONS = (
+    "http1",
+    "http2",
+    "limits",
+    "retries",
+    "local_address",
+    "socket_options",
+    "uds",
+)
 
 
 def _no_cookies() -> CookieJar:
@@ -358,10 +380,10 @@ def http_client(
     headers included, come from their fields).
 
     ``options`` go to ``httpx.AsyncClient`` and win over the settings (e.g. ``timeout=``,
-    ``headers=``, ``transport=``; a ``transport`` of your own replaces the proxy rules and the
-    TLS settings). Raises :class:`ConfigurationError` for bad TLS material or values. The
-    client keeps no cookies between requests. Use it as an async context manager, or
-    ``await client.aclose()``.
+    ``headers=``, ``verify=``, ``transport=``; a ``transport`` of your own replaces the proxy
+    rules and the TLS settings). Raises :class:`ConfigurationError` for bad TLS material or
+    values. The client keeps no cookies between requests. Use it as an async context manager,
+    or ``await client.aclose()``.
 
     Example::
 
@@ -387,7 +409,12 @@ def http_client(
     if settings.has_tls_material or settings.url.lower().startswith("https:"):
         tls = settings.ssl_context(owner)  # bad TLS material fails now, naming the key
 
-    def tls_context() -> ssl.SSLContext:
+    # httpx applies verify= only to a transport it builds itself: the router takes it over.
+    verify: ssl.SSLContext | bool | str | None = options.pop("verify", None)
+
+    def tls_context() -> ssl.SSLContext | bool | str:
+        if verify is not None:
+            return verify
         return tls if tls is not None else http_settings.ssl_context(owner)
 
     arguments: dict[str, Any] = {
@@ -412,7 +439,9 @@ def http_client(
 
 
 def forward_headers(context: RequestContext) -> dict[str, str]:
-    """Headers to add for this call: the user's ``Authorization`` when ``oauthPassThru`` is on.
+    """Headers to add for the call of ``context``: the user's ``Authorization``, if forwarded.
+
+    Only when the datasource's ``oauthPassThru`` is on.
 
     Plutono sends the signed-in user's OAuth token as the request's ``Authorization`` header
     when the datasource forwards OAuth identity (contract 2.4.1); alert queries have no user

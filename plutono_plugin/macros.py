@@ -78,9 +78,13 @@ class MacroContext:
     """What a macro function may use: the query, its interval and how to write times."""
 
     query: Query
+    """The query whose text is expanded (its time range, refId, ...)."""
     interval: timedelta
+    """The interval ``$__interval`` stands for, always positive."""
     time_literal: Callable[[datetime], str]
+    """Writes a point in time as SQL text (:func:`epoch_literal` or :func:`iso_literal`)."""
     time_group: Callable[[str, timedelta], str]
+    """Writes ``$__timeGroup``: ``(column, interval) -> text`` rounding the column down."""
 
 
 MacroFunction: TypeAlias = Callable[[MacroContext, list[str]], str]
@@ -199,7 +203,10 @@ def expand_macros(
     """Expand every ``$__macro`` in ``text`` for ``query`` (see the module docs).
 
     ``interval`` defaults to :func:`~plutono_plugin.timeutil.effective_interval` of the query
-    with ``min_interval``. ``macros`` adds or overrides macro functions. Raises
+    with ``min_interval``. ``time_literal`` writes the time range's ends (default
+    :func:`epoch_literal`, epoch seconds; :func:`iso_literal` for timestamp columns);
+    ``time_group`` writes ``$__timeGroup(column, interval)`` (default: integer arithmetic on
+    epoch seconds). ``macros`` adds or overrides macro functions. Raises
     :class:`~plutono_plugin.errors.QueryError` for a macro that cannot be expanded.
     """
     table = {**DEFAULT_MACROS, **(macros or {})}

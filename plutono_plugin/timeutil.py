@@ -58,10 +58,10 @@ _STEP = re.compile(r"([+-])(\d+)(ms|[smhdwMy])")
 
 
 def parse_duration(text: str | timedelta) -> timedelta:
-    """Read a duration such as ``100ms``, ``30s``, ``5m``, ``6h``, ``1d``, ``2w`` or ``1h30m``.
+    """Read ``text``, a duration such as ``100ms``, ``30s``, ``5m``, ``6h``, ``1d`` or ``1h30m``.
 
-    A leading ``>`` (Plutono's "at least" notation for a min interval) is ignored; a bare
-    number means seconds. ``ValueError`` names what is wrong.
+    A ``timedelta`` is returned as it is. A leading ``>`` (Plutono's "at least" notation for a
+    min interval) is ignored; a bare number means seconds. ``ValueError`` names what is wrong.
 
     Example::
 

@@ -13,6 +13,11 @@ import pytest
 from plutono_plugin import Headers, RequestContext, ResourceRequest
 from tests._prebuilt import PREBUILT, prebuilt, prepare
 
+# The SQL example confines explicit database paths to its database root (examples/sql,
+# ``database_root``); the suite's databases live in pytest's temporary folders. Set here, at
+# import, so every plugin process a test starts inherits it.
+os.environ.setdefault("PL_PLUGIN_DATABASE_ROOT", tempfile.gettempdir())
+
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build what the collected tests need before the first runs (``tests/_prebuilt.py``)."""

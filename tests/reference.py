@@ -9,10 +9,13 @@ when a public name lacks a docstring or leaves a parameter or field undescribed.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
+import functools
 import importlib
 import inspect
+import itertools
 import re
 import types
 from collections.abc import Iterator
@@ -109,6 +112,49 @@ def resolve(dotted: str) -> Any:
         return getattr(importlib.import_module(module), name)
 
 
+@functools.cache
+def module_attribute_docs(module_name: str) -> dict[str, str]:
+    """Docstrings written under a module's assignments (``Name = value`` then a string)."""
+    try:
+        tree = ast.parse(inspect.getsource(importlib.import_module(module_name)))
+    except (ImportError, OSError, TypeError, SyntaxError):
+        return {}
+    docs: dict[str, str] = {}
+    for statement, following in itertools.pairwise(tree.body):
+        if not (
+            isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            continue
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AnnAssign):
+            targets = [statement.target]
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                docs[target.id] = inspect.cleandoc(following.value.value)
+    return docs
+
+
+def is_value(obj: Any) -> bool:
+    """True for a type alias or constant: neither a module, a class nor a function."""
+    return not (inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isroutine(obj))
+
+
+def docstring(dotted: str, obj: Any) -> str:
+    """The docstring of ``obj``, named ``dotted``.
+
+    A type alias or constant has none of its own (``inspect.getdoc`` gives its type's): its
+    docstring is the string written under its assignment in the module.
+    """
+    if is_value(obj):
+        return module_attribute_docs(dotted.rpartition(".")[0]).get(dotted.rpartition(".")[2], "")
+    return inspect.getdoc(obj) or ""
+
+
 def markdown(doc: str) -> str:
     """A docstring as Markdown: roles to code, ``Example::`` blocks fenced."""
     doc = _ROLE.sub(r"`\1`", doc).replace("``", "`")
@@ -186,16 +232,16 @@ def field_rows(cls: type) -> list[str]:
     return rows
 
 
-def render_object(obj: Any, name: str, level: str = "###") -> list[str]:
+def render_object(obj: Any, name: str, doc: str, level: str = "###") -> list[str]:
     out = [f"{level} `{name}`", ""]
     if inspect.isclass(obj) and issubclass(obj, enum.Enum):
-        out += [markdown(inspect.getdoc(obj) or ""), ""]
+        out += [markdown(doc), ""]
         out += [", ".join(f"`{member.name}` = `{member.value!r}`" for member in obj), ""]
         return out
     if inspect.isclass(obj):
         if not issubclass(obj, BaseException):
             out += ["```py", signature(obj, name), "```", ""]
-        out += [markdown(inspect.getdoc(obj) or ""), ""]
+        out += [markdown(doc), ""]
         if dataclasses.is_dataclass(obj):
             out += [*field_rows(obj), ""]
         for member_name, member in public_members(obj):
@@ -210,10 +256,10 @@ def render_object(obj: Any, name: str, level: str = "###") -> list[str]:
                 out += [markdown(inspect.getdoc(member) or "")]
         out.append("")
         return out
-    if callable(obj):
-        out += ["```py", signature(obj, name), "```", "", markdown(inspect.getdoc(obj) or ""), ""]
+    if not is_value(obj):
+        out += ["```py", signature(obj, name), "```", "", markdown(doc), ""]
         return out
-    out += ["```py", f"{name} = {obj!r}", "```", ""]
+    out += ["```py", f"{name} = {obj!r}", "```", "", markdown(doc), ""]
     return out
 
 
@@ -235,9 +281,12 @@ def render() -> str:
             if isinstance(obj, types.ModuleType):
                 out += [f"### `{dotted}`", "", markdown(inspect.getdoc(obj) or ""), ""]
                 for member in getattr(obj, "__all__", ()):
-                    out += render_object(getattr(obj, member), member, "####")
+                    value = getattr(obj, member)
+                    out += render_object(
+                        value, member, docstring(f"{dotted}.{member}", value), "####"
+                    )
             else:
-                out += render_object(obj, dotted.rpartition(".")[2])
+                out += render_object(obj, dotted.rpartition(".")[2], docstring(dotted, obj))
     text = "\n".join(out)
     text = re.sub(r"\n{3,}", "\n\n", text)
     text = re.sub(r" at 0x[0-9a-f]+>", ">", text)  # reprs of default functions

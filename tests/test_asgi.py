@@ -223,6 +223,20 @@ async def raw_app_sending(messages: list[Message], scope: Scope, send: Send) -> 
         ([], "without completing"),
         ([{"type": "http.response.start", "status": 0, "headers": []}], "invalid HTTP status 0"),
         ([{"type": "http.response.body", "body": b"x"}], "before 'http.response.start'"),
+        (
+            [
+                {"type": "http.response.start", "status": 200, "headers": [("x-a", "b")]},
+                {"type": "http.response.body", "body": b"x"},
+            ],
+            "malformed response headers",
+        ),
+        (
+            [
+                {"type": "http.response.start", "status": 200, "headers": []},
+                {"type": "http.response.body", "body": "text"},
+            ],
+            "a body of type str",
+        ),
     ],
 )
 async def test_broken_raw_apps_give_500(

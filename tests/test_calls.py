@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -12,6 +13,7 @@ import anyio
 import pytest
 
 from plutono_plugin import Field, Frame, HealthResult, Plugin, Query, RequestContext
+from plutono_plugin._calls import WorkerThreads
 from plutono_plugin._runtime.hclog import HclogFormatter
 from plutono_plugin.query import UNREGISTERED_LABEL
 from plutono_plugin.testing import PluginTestClient, target
@@ -67,6 +69,22 @@ async def test_sync_handlers_run_in_worker_threads_without_blocking_the_loop() -
                 assert time.monotonic() - health_began < 0.15
         assert time.monotonic() - began < 0.6  # in parallel, not 4 x 0.2 s
         assert threading.main_thread().ident not in threads and len(threads) >= 2
+
+
+def test_worker_threads_serve_one_event_loop_after_another() -> None:
+    # The slot semaphore was made once: after it had made a call wait in one loop, a wait in
+    # the next loop (a test client per test, one module-level plugin) raised RuntimeError.
+    workers = WorkerThreads(1)
+
+    def slow() -> int:
+        time.sleep(0.02)
+        return 1
+
+    async def three_at_once() -> list[int]:
+        return list(await asyncio.gather(*(workers.run(slow) for _ in "abc")))
+
+    assert asyncio.run(three_at_once()) == [1, 1, 1]
+    assert asyncio.run(three_at_once()) == [1, 1, 1]
 
 
 async def test_every_record_of_a_call_carries_its_context(logs: Collect) -> None:

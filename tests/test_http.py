@@ -11,11 +11,13 @@ import asyncio
 import json
 import select
 import socket
+import socketserver
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -565,3 +567,38 @@ async def test_https_goes_through_https_proxy_with_connect(
 
     assert seen["path"] == "/through"  # TLS to upstream.test, end to end through the tunnel
     assert proxy.seen == ["upstream.test:443"]  # type: ignore[attr-defined]
+
+
+async def test_a_verify_option_still_wins_over_the_settings(
+    https_server: Server, ca: trustme.CA
+) -> None:
+    # Since the proxy router builds the transports, httpx ignored verify= silently (it applies
+    # it only to a transport it builds itself): options are documented to win.
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    async with http_client(settings(https_server.url), verify=trusting) as client:
+        assert (await get(client))["path"] == "/x"
+    async with http_client(settings(https_server.url), verify=False) as client:
+        assert (await get(client))["path"] == "/x"
+
+
+async def test_a_unix_socket_option_reaches_the_transport(tmp_path: Path) -> None:
+    # uds= configures a transport: httpx dropped it beside the proxy router's.
+    class UnixServer(socketserver.ThreadingUnixStreamServer):
+        daemon_threads = True
+
+        def get_request(self) -> tuple[Any, Any]:
+            connection, _ = self.socket.accept()
+            return connection, ("unix", 0)  # BaseHTTPRequestHandler wants a host
+
+    path = str(tmp_path / "u.sock")  # short: sun_path holds 108 bytes
+    server = UnixServer(path, Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        async with http_client(settings("http://upstream.invalid"), uds=path) as client:
+            seen = await get(client, "/via-socket")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (seen["path"], seen["address"]) == ("/via-socket", "unix")

@@ -15,111 +15,10 @@ from plutono_plugin._model import _attribute_docs
 from tests.reference import (
     REFERENCE,
     SECTIONS,
+    docstring,
     public_members,
     render,
     resolve,
-)
-
-# Gaps in modules outside the author-facing core, recorded when this test was written
-# (issue 18); fill them and delete the line.
-KNOWN_GAPS = frozenset(
-    {
-        "plutono_plugin.frame.Frame: field 'name' is not described",
-        "plutono_plugin.frame.Frame: field 'fields' is not described",
-        "plutono_plugin.frame.Frame.decode(): parameter 'data' is not described",
-        "plutono_plugin.frame.Frame.from_dict(): parameter 'columns' is not described",
-        "plutono_plugin.frame.Frame.from_dict(): parameter 'ref_id' is not described",
-        "plutono_plugin.frame.Frame.from_rows(): parameter 'name' is not described",
-        "plutono_plugin.frame.Frame.from_rows(): parameter 'converters' is not described",
-        "plutono_plugin.frame.Frame.from_rows(): parameter 'types' is not described",
-        "plutono_plugin.frame.Frame.from_rows(): parameter 'ref_id' is not described",
-        "plutono_plugin.frame.Frame.from_arrow(): parameter 'table' is not described",
-        "plutono_plugin.frame.Frame.from_arrow(): parameter 'name' is not described",
-        "plutono_plugin.frame.Frame.from_arrow(): parameter 'ref_id' is not described",
-        "plutono_plugin.frame.Frame.from_pandas(): parameter 'data' is not described",
-        "plutono_plugin.frame.Frame.from_pandas(): parameter 'name' is not described",
-        "plutono_plugin.frame.Frame.from_pandas(): parameter 'ref_id' is not described",
-        "plutono_plugin.frame.Frame.from_polars(): parameter 'data' is not described",
-        "plutono_plugin.frame.Frame.from_polars(): parameter 'name' is not described",
-        "plutono_plugin.frame.Frame.from_polars(): parameter 'ref_id' is not described",
-        "plutono_plugin.frame.Frame.fill_missing(): parameter 'mode' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'display_name_from_ds' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'path' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'description' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'filterable' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'mappings' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'thresholds' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'color' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'null_value_mode' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'links' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'no_value' is not described",
-        "plutono_plugin.frame.config.FieldConfig: field 'custom' is not described",
-        "plutono_plugin.frame.config.FieldConfig.from_json(): parameter 'data' is not described",
-        "plutono_plugin.frame.meta.FrameMeta: field 'path' is not described",
-        "plutono_plugin.frame.meta.FrameMeta: field 'path_separator' is not described",
-        "plutono_plugin.frame.meta.FrameMeta: field 'stats' is not described",
-        "plutono_plugin.frame.meta.FrameMeta: field 'notices' is not described",
-        "plutono_plugin.frame.meta.FrameMeta: field 'executed_query_string' is not described",
-        "plutono_plugin.frame.meta.FrameMeta.from_json(): parameter 'data' is not described",
-        "plutono_plugin.frame.meta.Notice: field 'text' is not described",
-        "plutono_plugin.frame.meta.Notice: field 'severity' is not described",
-        "plutono_plugin.frame.meta.Notice: field 'link' is not described",
-        "plutono_plugin.frame.meta.Notice: field 'inspect' is not described",
-        "plutono_plugin.frame.meta.Notice.from_json(): parameter 'data' is not described",
-        "plutono_plugin.resource.ResourceRequest: field 'method' is not described",
-        "plutono_plugin.resource.ResourceRequest: field 'headers' is not described",
-        "plutono_plugin.resource.ResourceRequest: field 'body' is not described",
-        "plutono_plugin.resource.ResourceRequest: field 'context' is not described",
-        "plutono_plugin.resource.ResourceRequest: field 'path_params' is not described",
-        "plutono_plugin.resource.ResourceResponse.json(): parameter 'status' is not described",
-        "plutono_plugin.resource.ResourceResponse.json(): parameter 'headers' is not described",
-        "plutono_plugin.resource.ResourceResponse.text(): parameter 'status' is not described",
-        "plutono_plugin.resource.ResourceResponse.text(): parameter 'headers' is not described",
-        "plutono_plugin.resource.ResourceResponse.text(): parameter 'content_type' is not described",  # noqa: E501
-        "plutono_plugin.resource.Headers(): parameter 'source' is not described",
-        "plutono_plugin.errors.describe_exception(): parameter 'error' is not described",
-        "plutono_plugin.host.PluginHost(): parameter 'manifest' is not described",
-        "plutono_plugin.host.PluginHost(): parameter 'relaunch' is not described",
-        "plutono_plugin.host.PluginHost.start(): parameter 'plugin_dir' is not described",
-        "plutono_plugin.host.PluginHost.start(): parameter 'start_timeout' is not described",
-        "plutono_plugin.host.PluginHost.start(): parameter 'cwd' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'plugin_dir' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'env' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'plugin_settings' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'json_data' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'secure_json_data' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'start_timeout' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'cwd' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'on_log' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'restart' is not described",
-        "plutono_plugin.host.PluginHost.launch(): parameter 'inherit_environment' is not described",
-        "plutono_plugin.host.PluginHost.wait_for_log(): parameter 'timeout' is not described",
-        "plutono_plugin.host.HealthReply: field 'status' is not described",
-        "plutono_plugin.host.HealthReply: field 'message' is not described",
-        "plutono_plugin.host.HealthReply: field 'details' is not described",
-        "plutono_plugin.host.StopResult: field 'exit_code' is not described",
-        "plutono_plugin.host.StopResult: field 'graceful' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'url' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'basic_auth' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'headers' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'oauth_pass_through' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'tls_skip_verify' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'tls_ca_cert' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'tls_client_cert' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'tls_client_key' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'server_name' is not described",
-        "plutono_plugin.http.HTTPSettings: field 'timeout' is not described",
-        "plutono_plugin.http.HTTPSettings.ssl_context(): parameter 'owner' is not described",
-        "plutono_plugin.http.forward_headers(): parameter 'context' is not described",
-        "plutono_plugin.timeutil.parse_duration(): parameter 'text' is not described",
-        "plutono_plugin.macros.MacroContext: field 'time_literal' is not described",
-        "plutono_plugin.macros.MacroContext: field 'time_group' is not described",
-        "plutono_plugin.macros.MacroFunction: no docstring",
-        "plutono_plugin.macros.expand_macros(): parameter 'time_literal' is not described",
-        "plutono_plugin.macros.expand_macros(): parameter 'time_group' is not described",
-        "plutono_plugin.frame.annotations.annotations_frame(): parameter 'name' is not described",
-        "plutono_plugin.frame.annotations.annotations_frame(): parameter 'ref_id' is not described",
-    }
 )
 
 
@@ -154,7 +53,7 @@ def undescribed_parameters(function: Any, text: str) -> list[str]:
 
 
 def problems_of(name: str, obj: Any) -> Iterator[str]:
-    doc = inspect.getdoc(obj) or ""
+    doc = docstring(name, obj)
     if not doc.strip():
         yield f"{name}: no docstring"
     if not callable(obj) or (inspect.isclass(obj) and issubclass(obj, enum.Enum)):
@@ -188,10 +87,9 @@ def problems_of(name: str, obj: Any) -> Iterator[str]:
 
 
 def test_every_public_name_has_a_docstring_describing_its_parameters_and_fields() -> None:
-    """A ratchet: no new gap, and a gap that was filled leaves KNOWN_GAPS."""
-    problems = {problem for name, obj in documented() for problem in problems_of(name, obj)}
-    assert sorted(problems - KNOWN_GAPS) == [], "describe these in the docstrings"
-    assert sorted(KNOWN_GAPS - problems) == [], "filled: remove them from KNOWN_GAPS"
+    """No gap (issue 18): every parameter and field is described where the reference shows it."""
+    problems = sorted(problem for name, obj in documented() for problem in problems_of(name, obj))
+    assert problems == [], "describe these in the docstrings"
 
 
 def test_the_context_and_query_types_list_their_fields() -> None:
@@ -207,3 +105,16 @@ def test_the_context_and_query_types_list_their_fields() -> None:
 
 def test_the_reference_page_is_current() -> None:
     assert REFERENCE.read_text(encoding="utf-8") == render(), "run make reference"
+
+
+def test_a_type_alias_or_constant_shows_the_docstring_under_its_assignment() -> None:
+    from plutono_plugin.macros import MacroFunction
+    from plutono_plugin.timeutil import TimeLike
+
+    assert docstring("plutono_plugin.macros.MacroFunction", MacroFunction).startswith(
+        "A macro: ``(context, arguments) -> text``"
+    )
+    # not the docstring of its type (``types.UnionType``)
+    assert docstring("plutono_plugin.timeutil.TimeLike", TimeLike).startswith("A point in time")
+    page = REFERENCE.read_text(encoding="utf-8")
+    assert "A macro: `(context, arguments) -> text`" in page

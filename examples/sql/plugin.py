@@ -5,6 +5,7 @@ Datasource settings (:class:`SQLOptions`, shown on the generated settings page):
 * ``path``: the SQLite file. Created with sample data on first use when it does not exist;
   default ``<temp dir>/plutono-sql-example-<uid>/<datasource id>.sqlite``, in a directory
   private to the plugin's user (0700; a symlink or a directory of another user is refused).
+  An explicit path must resolve inside the database root (:data:`ROOT_VARIABLE`).
 * ``timeInterval``: the minimum interval (``"10s"``, ``">1m"``), as Plutono's SQL datasources
   call it; default 1 ms.
 * ``rowLimit``: the most rows a query returns (default 10,000); more are cut with a warning.
@@ -74,7 +75,8 @@ class SQLOptions:
     path: str = field(
         default="", metadata={"label": "Database file", "placeholder": "private per-user file"}
     )
-    """SQLite file, created with the sample tables if missing; empty: a private per-user file."""
+    """SQLite file inside the database root, created with the sample tables if missing;
+    relative paths start at the root; empty: a private per-user file."""
     time_interval: str = field(default="1ms", metadata={"label": "Min time interval"})
     """Smallest $__interval, e.g. 10s or >1m."""
     row_limit: int = 10_000
@@ -113,30 +115,37 @@ def create_sample_database(path: Path, now: int | None = None) -> None:
     """Write the sample tables into a new SQLite file at ``path`` (atomically)."""
     now = int(time.time()) // 60 * 60 if now is None else now
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    with sqlite3.connect(partial) as connection:
-        connection.execute(
-            "CREATE TABLE metrics (time INTEGER, host TEXT, region TEXT, cpu REAL, mem REAL)"
-        )
-        connection.execute("CREATE INDEX metrics_time ON metrics (time)")
-        rows = [
-            (t, host, region, sample_cpu(t, number), 1000.0 + number * 100 + (t // 60) % 50)
-            for t in range(now - 2 * 86_400, now + 3_600, 60)
-            for number, (host, region) in enumerate(HOSTS)
-        ]
-        connection.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
-        connection.execute(
-            'CREATE TABLE events (time INTEGER, "timeEnd" INTEGER, title TEXT, text TEXT, '
-            "tags TEXT)"
-        )
-        events = [
-            (t, t + 600, "deploy", f"release {i}", "deploy,web")
-            for i, t in enumerate(range(now - 2 * 86_400, now, 6 * 3_600))
-        ]
-        connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
-    connection.close()
-    partial.replace(path)
+    # A fresh, unique scratch file: a fixed name beside ``path`` would overwrite (or delete) a
+    # file of that name that is not ours, in whatever folder the datasource's path names.
+    handle, scratch = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    partial = Path(scratch)
+    try:
+        with sqlite3.connect(partial) as connection:
+            connection.execute(
+                "CREATE TABLE metrics (time INTEGER, host TEXT, region TEXT, cpu REAL, mem REAL)"
+            )
+            connection.execute("CREATE INDEX metrics_time ON metrics (time)")
+            rows = [
+                (t, host, region, sample_cpu(t, number), 1000.0 + number * 100 + (t // 60) % 50)
+                for t in range(now - 2 * 86_400, now + 3_600, 60)
+                for number, (host, region) in enumerate(HOSTS)
+            ]
+            connection.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+            connection.execute(
+                'CREATE TABLE events (time INTEGER, "timeEnd" INTEGER, title TEXT, text TEXT, '
+                "tags TEXT)"
+            )
+            events = [
+                (t, t + 600, "deploy", f"release {i}", "deploy,web")
+                for i, t in enumerate(range(now - 2 * 86_400, now, 6 * 3_600))
+            ]
+            connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
+        connection.close()
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 # Authorizer action codes a read-only query needs (https://sqlite.org/c3ref/c_alter_table.html):
@@ -313,11 +322,44 @@ def default_database(datasource_id: int) -> Path:
     return path
 
 
+ROOT_VARIABLE = "PL_PLUGIN_DATABASE_ROOT"
+"""The folder explicit database paths must stay in: ``database_root`` of the plugin's ini
+section, ``[plugin.plutono-sql-example-datasource]``, which Plutono passes as this variable
+(contract 1.2, item 1). Only the server's administrator can set it; unset, explicit paths must
+stay in :func:`private_directory`."""
+
+
+def database_root() -> Path:
+    """The folder a datasource's ``path`` must resolve into (see :data:`ROOT_VARIABLE`)."""
+    configured = os.environ.get(ROOT_VARIABLE, "")
+    return Path(configured) if configured else private_directory()
+
+
+def confined_database(path_setting: str) -> Path:
+    """``path_setting`` resolved inside :func:`database_root`, or a ConfigurationError.
+
+    Whoever may edit a datasource (an organisation's Admin) sets ``path``; unconfined, it would
+    read any SQLite file the plugin's user can read (Plutono's own ``plutono.db`` with every
+    organisation's users included) and create files anywhere that user can write. A relative
+    path is taken inside the root; links are followed before the check.
+    """
+    root = database_root().resolve()
+    candidate = Path(path_setting).expanduser()
+    resolved = (root / candidate).resolve()  # an absolute candidate replaces the root
+    if not resolved.is_relative_to(root):
+        raise ConfigurationError(
+            f"database file {path_setting!r} is outside the database root {root}: use a path "
+            f"inside it, or let the server's administrator set database_root in the plugin's "
+            f"ini section (the plugin sees it as {ROOT_VARIABLE})"
+        )
+    return resolved
+
+
 @plugin.instance
 async def database(settings: DataSourceSettings, options: SQLOptions) -> AsyncIterator[Database]:
     """Open (and on first use create) the datasource's database."""
     if options.path:
-        path = Path(await anyio.Path(options.path).expanduser())
+        path = await anyio.to_thread.run_sync(confined_database, options.path)
     else:
         path = await anyio.to_thread.run_sync(default_database, settings.id)
     if not await anyio.Path(path).exists():

@@ -193,6 +193,22 @@ def _fail(problem: Dict[str, str]) -> int:
     return 1
 
 
+def dependency_trees(lib: str) -> List[str]:
+    """The per-target dependency trees under ``lib/deps`` (not the shared pure-Python ones)."""
+    return [name for name in os.listdir(os.path.join(lib, "deps")) if not name.startswith("pure-")]
+
+
+def search_path(lib: str, tree: str) -> List[str]:
+    """What goes first on ``sys.path`` to serve from ``lib`` with dependency tree ``tree``."""
+    return [
+        os.path.join(lib, "plugin"),
+        os.path.join(lib, "framework"),
+        os.path.join(lib, "deps", tree),
+        # what every tree of this Python version holds identically, stored once (_build/pure.py)
+        os.path.join(lib, "deps", pure_name(sys.version_info[:2])),
+    ]
+
+
 def main(argv: List[str]) -> int:
     """Check, select and serve; returns the exit code when the plugin cannot start."""
     if len(argv) > 1:  # the launcher's path (Plutono itself passes no arguments)
@@ -202,9 +218,7 @@ def main(argv: List[str]) -> int:
     try:
         with open(os.path.join(lib, "build.json")) as handle:
             config = json.load(handle)
-        built = [
-            name for name in os.listdir(os.path.join(lib, "deps")) if not name.startswith("pure-")
-        ]
+        built = dependency_trees(lib)
     except (OSError, ValueError, RecursionError) as error:
         return _fail(
             {
@@ -235,13 +249,7 @@ def main(argv: List[str]) -> int:
     )
     if problem is not None:
         return _fail(problem)
-    sys.path[:0] = [
-        os.path.join(lib, "plugin"),
-        os.path.join(lib, "framework"),
-        os.path.join(lib, "deps", str(name)),
-        # what every tree of this Python version holds identically, stored once (_build/pure.py)
-        os.path.join(lib, "deps", pure_name(sys.version_info[:2])),
-    ]
+    sys.path[:0] = search_path(lib, str(name))
     dev_source = config.get("dev_source")
     if dev_source:  # a --dev build: the edited source, restarted on change (hot reload)
         os.environ.setdefault("PL_PLUGIN_DEV_RELOAD", dev_source)

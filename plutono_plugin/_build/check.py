@@ -172,23 +172,41 @@ def plugin_sources(source: Path, entry: str) -> list[tuple[PurePosixPath, Path]]
     return files
 
 
+IMPORT_TIMEOUT = 120.0
+"""Seconds a plugin's import may take in a build check."""
+
+
+def _child_import(arguments: list[str], cwd: Path, entry: str) -> str | None:
+    """Run ``python arguments`` in ``cwd``: ``None`` when it succeeds, else its last stderr line."""
+    environment = {k: v for k, v in os.environ.items() if k != "grafana_plugin_type"}
+    try:
+        result = subprocess.run(
+            [sys.executable, *arguments],
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=IMPORT_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigurationError(
+            f"entry {entry} did not finish importing within {IMPORT_TIMEOUT:g} s: a plugin's "
+            "import must not wait for the network or a device; move that work into the "
+            "plugin's lifespan or an instance factory"
+        ) from None
+    if result.returncode == 0:
+        return None
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {result.returncode}"
+
+
 def check_entry(source: Path, entry: str) -> None:
     """Import ``entry`` from ``source`` in a child interpreter; it must be a ``Plugin``."""
-    environment = {k: v for k, v in os.environ.items() if k != "grafana_plugin_type"}
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT_CHECK, str(source), entry],
-        cwd=source,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode == 0:
+    last = _child_import(["-c", _IMPORT_CHECK, str(source), entry], source, entry)
+    if last is None:
         return
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else f"exit code {result.returncode}"
     if last.startswith(("NOT-FOUND ", "NOT-PLUGIN ")):
         raise ConfigurationError(f"entry {entry}: {last.split(' ', 1)[1]}")
     raise ConfigurationError(f"entry {entry} does not import: {last}")
@@ -202,25 +220,13 @@ def check_shipped_import(lib: Path, tree: str, entry: str, source: Path) -> None
     The plugin's code is imported from a scratch copy, so that whatever its import writes
     beside itself stays out of the build (``doctor`` reports a plugin that does that).
     """
-    environment = {k: v for k, v in os.environ.items() if k != "grafana_plugin_type"}
     with tempfile.TemporaryDirectory(prefix="plutono-import-check-") as scratch:
         code = Path(scratch) / "plugin"
         shutil.copytree(lib / "plugin", code)
-        result = subprocess.run(
-            [sys.executable, "-I", "-S", "-B", "-c", _SHIPPED_CHECK, str(code), str(lib)]
-            + [tree, entry],
-            cwd=scratch,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    if result.returncode == 0:
+        arguments = ["-I", "-S", "-B", "-c", _SHIPPED_CHECK, str(code), str(lib), tree, entry]
+        last = _child_import(arguments, Path(scratch), entry)
+    if last is None:
         return
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else f"exit code {result.returncode}"
     if not last.startswith("MISSING "):
         raise ConfigurationError(
             f"entry {entry} does not import with the shipped dependencies ({tree}): {last}"

@@ -75,8 +75,11 @@ class HealthReply:
     """What ``CheckHealth`` answered; Plutono answers HTTP 200 only for ``OK`` (contract 2.4.5)."""
 
     status: str
+    """``OK``, ``ERROR`` or ``UNKNOWN`` (the ``HealthStatus`` name)."""
     message: str
+    """The text shown under the "Save & Test" button."""
     details: dict[str, Any]
+    """The ``jsonDetails`` object, parsed (``{}`` when empty)."""
 
     @property
     def ok(self) -> bool:

@@ -28,13 +28,11 @@ boot = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(boot)
 config = json.load(open(os.path.join(lib, "build.json")))
 goos, goarch, libc = boot.this_variant()
-name, problem = boot.select(goos, goarch, libc, sys.version_info[:2],
-                            os.listdir(os.path.join(lib, "deps")), config["python_versions"],
-                            sys.executable, config["plugin_id"])
+name, problem = boot.select(goos, goarch, libc, sys.version_info[:2], boot.dependency_trees(lib),
+                            config["python_versions"], sys.executable, config["plugin_id"])
 if problem is not None:
     sys.exit(3)
-sys.path[:0] = [os.path.join(lib, "plugin"), os.path.join(lib, "framework"),
-                os.path.join(lib, "deps", name)]
+sys.path[:0] = boot.search_path(lib, name)
 if config.get("dev_source"):
     sys.path.insert(0, config["dev_source"])
 from plutono_plugin._model import MISSING, model_fields

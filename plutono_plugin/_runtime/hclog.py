@@ -137,7 +137,7 @@ class HclogFormatter(logging.Formatter):
         logging.getLogger("my_plugin").addHandler(handler)
         logging.getLogger("my_plugin").warning("slow upstream", extra={"elapsed_ms": 1200})
         # {"@level": "warn", "@message": "slow upstream", "@module": "my_plugin",
-        #  "@timestamp": "2026-11-25T19:20:40.123456Z", "elapsed_ms": 1200}
+        #  "@timestamp": "2026-11-25T19:20:40.123456Z", "elapsed_ms": "1200"}  (ints as text)
     """
 
     def format(self, record: logging.LogRecord) -> str:

@@ -3,7 +3,8 @@
 An ``async def`` handler that calls something blocking (``time.sleep``, ``requests.get``, a
 database driver without asyncio support) freezes every call of the process: health checks time
 out, the host's Shutdown is not even read (contract 1.12). Nothing in the loop can notice, since
-the loop is what is stuck; a thread can. The loop beats every quarter of the threshold; the
+the loop is what is stuck; a thread can. The loop beats every quarter of the threshold (at
+most :data:`IDLE_INTERVAL` apart, so a long threshold does not slow the host watch); the
 watchdog thread
 
 * **warns** once per stall longer than the threshold, naming the running handler and the loop
@@ -52,7 +53,8 @@ EXIT_OVERRUN_SECONDS: Final = 0.2
 BLOCKED_EXIT_CODE: Final = 3
 """Exit status when the watchdog ends a stop the blocked loop could not finish."""
 IDLE_INTERVAL: Final = 0.1
-"""Check interval when stall warnings are off (host and stop watching go on)."""
+"""Longest check interval: with stall warnings off or a long threshold, the host's death
+and an overrunning stop are still seen within it."""
 
 
 def importing(frame: FrameType | None) -> str | None:
@@ -94,7 +96,9 @@ class LoopWatchdog:
         exit: Callable[[int], object] | None = None,
     ) -> None:
         self.threshold = threshold
-        self._interval = max(threshold / 4, 0.005) if threshold is not None else IDLE_INTERVAL
+        # Capped: the same thread watches the host's pid (docs/runtime.md: noticed within 0.15 s).
+        quarter = max(threshold / 4, 0.005) if threshold is not None else IDLE_INTERVAL
+        self._interval = min(quarter, IDLE_INTERVAL)
         self._last_beat = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None

@@ -85,7 +85,9 @@ def annotations_frame(
 
     ``timeEnd`` is written only when some event has one; ``tags`` are comma-joined.
     Mappings with the same keys (``timeEnd`` or ``time_end``; tags as a list or a
-    comma-separated string) are accepted, e.g. rows from a database.
+    comma-separated string) are accepted, e.g. rows from a database. The frame is called
+    ``name`` (default ``"annotations"``) and carries ``ref_id`` (empty: filled in by the query
+    dispatcher).
     """
     items = [_annotation(event) for event in events]
     fields = [Field("time", [item.time for item in items], type=FieldType.TIME)]

@@ -264,22 +264,39 @@ class FieldConfig:
     """
 
     display_name: str = ""
+    """The name panels show for the field (``displayName``); the user may override it."""
     display_name_from_ds: str = ""
+    """A name set by the datasource (``displayNameFromDS``), used before Plutono's naming."""
     path: str = ""
+    """The field's path in the datasource (``path``), an identifier in the datasource's scope."""
     description: str = ""
+    """Human-readable text about the field (``description``)."""
     filterable: bool | None = None
+    """True when the datasource supports ad-hoc filters on this field; ``None``: unset."""
     unit: str = ""
+    """The unit id panels format values with (``ms``, ``percent``, ``bytes``, ...)."""
     decimals: int | None = None
+    """Digits shown after the decimal point, 0..65535; ``None``: automatic."""
     min: float | None = None
+    """The lower end of the value range (gauges, thresholds in percent); NaN: ``null``."""
     max: float | None = None
+    """The upper end of the value range; NaN: ``null``."""
     mappings: Sequence[ValueMapping] = ()
+    """:class:`ValueMapping` objects turning values or ranges into display texts."""
     thresholds: ThresholdsConfig | None = None
+    """The :class:`ThresholdsConfig` steps that color values; ``None``: unset."""
     color: Mapping[str, Any] | None = None
+    """The color scheme as its JSON object (e.g. ``{"mode": "thresholds"}``); ``None``: unset."""
     null_value_mode: NullValueMode | None = None
+    """How panels draw nulls: ``"null"``, ``"connected"`` or ``"null as zero"``."""
     links: Sequence[DataLink] = ()
+    """:class:`DataLink` objects shown on the field's values."""
     no_value: str = ""
+    """The text shown when the field has no value (``noValue``)."""
     custom: Mapping[str, Any] | None = None
+    """Panel-specific options (``custom``), any JSON object; ``None``: unset."""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    """Keys the SDK does not know (frontend-only options), written as they are."""
 
     def __post_init__(self) -> None:
         for attribute in (*_CONFIG_STRINGS.values(), "unit", "no_value"):
@@ -358,7 +375,10 @@ class FieldConfig:
 
     @classmethod
     def from_json(cls, data: object) -> FieldConfig:
-        """Build from a decoded JSON object, validating every key; unknown keys go to ``extra``."""
+        """Build from ``data``, a decoded JSON object, validating every key.
+
+        Keys the SDK does not know go to ``extra``.
+        """
         obj = _expect_mapping("field config", data)
         strings = {attribute: obj.get(key, "") for key, attribute in _CONFIG_STRINGS.items()}
         limits = {

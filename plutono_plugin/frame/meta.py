@@ -41,9 +41,13 @@ class Notice:
     """A message shown with the frame's panel."""
 
     text: str
+    """The message."""
     severity: NoticeSeverity = "info"
+    """``"info"`` (default), ``"warning"`` or ``"error"``; any other string fails in Go."""
     link: str = ""
+    """A URL the notice links to (empty: none)."""
     inspect: InspectType | None = None
+    """The inspector tab the notice opens: 1 meta, 2 error, 3 data, 4 stats; ``None``: none."""
 
     def __post_init__(self) -> None:
         _check_str("notice text", self.text)
@@ -74,7 +78,7 @@ class Notice:
 
     @classmethod
     def from_json(cls, data: object) -> Notice:
-        """Build from a decoded JSON object (absent severity = info, as in Go)."""
+        """Build from ``data``, a decoded JSON object (absent severity = info, as in Go)."""
         obj = _expect_mapping("notice", data)
         return cls(
             text=obj.get("text", ""),
@@ -121,13 +125,21 @@ class FrameMeta:
     """
 
     path: str = ""
+    """A browsable path of the frame in the datasource (``path``)."""
     path_separator: str = ""
+    """The separator of the parts of ``path`` (``pathSeparator``)."""
     custom: Any = None
+    """Datasource-specific values, any JSON value (``custom``); ``None``: unset."""
     stats: Sequence[QueryStat] = ()
+    """:class:`QueryStat` values about the query, shown in the inspector's stats tab."""
     notices: Sequence[Notice] = ()
+    """:class:`Notice` messages shown with the frame's panel."""
     preferred_visualisation_type: str = ""
+    """The panel type suggested for the frame (``"graph"``, ``"table"``, ``"logs"``, ...)."""
     executed_query_string: str = ""
+    """The query as the datasource ran it, shown in the query inspector."""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    """Keys only the frontend knows (``instant``, ``transformations``, ...), written as they are."""
 
     def __post_init__(self) -> None:
         for name in ("path", "path_separator", "preferred_visualisation_type"):
@@ -168,7 +180,7 @@ class FrameMeta:
 
     @classmethod
     def from_json(cls, data: object) -> FrameMeta:
-        """Build from a decoded JSON object, validating every key the Go decoder reads."""
+        """Build from ``data``, a decoded JSON object, validating every key Go reads."""
         obj = _expect_mapping("frame meta", data)
         stats = obj.get("stats") or []
         notices = obj.get("notices") or []

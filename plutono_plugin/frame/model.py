@@ -55,9 +55,13 @@ class Frame:
     """
 
     name: str = ""
+    """The frame's name (panels show it, e.g. as the series name of a single-field frame)."""
     fields: list[Field] = dataclass_field(default_factory=list)
+    """The columns, all equally long (:meth:`validate`)."""
     ref_id: str = ""
+    """The refId of the query it answers; empty: filled in by the query dispatcher."""
     meta: FrameMeta | None = None
+    """Frame metadata (notices, executed query, ...): a :class:`FrameMeta` or its JSON object."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not isinstance(self.ref_id, str):
@@ -129,7 +133,7 @@ class Frame:
 
     @classmethod
     def decode(cls, data: bytes) -> Frame:
-        """Decode Arrow IPC bytes (file or stream format) into a frame.
+        """Decode ``data``, Arrow IPC bytes (file or stream format), into a frame.
 
         Needs ``plutono-plugin[arrow]`` (the test kit and dev host have it).
         """
@@ -142,7 +146,10 @@ class Frame:
     def from_dict(
         cls, columns: Mapping[str, Iterable[Any]], name: str = "", *, ref_id: str = ""
     ) -> Frame:
-        """Build a frame from ``{field name: values}`` with inferred types."""
+        """Build a frame from ``columns``, ``{field name: values}``, with inferred types.
+
+        ``name`` and ``ref_id`` become the frame's name and refId.
+        """
         return cls(name, [Field(key, values) for key, values in columns.items()], ref_id=ref_id)
 
     @classmethod
@@ -169,6 +176,23 @@ class Frame:
 
             cursor = connection.execute("SELECT time, host, cpu FROM metrics")
             frame = Frame.from_rows(cursor, "metrics", time_columns=["time"], limit=10_000)
+
+        Args:
+            rows: a DB-API cursor (its ``description`` names the columns), dicts, or
+                tuples/lists.
+            name: the frame's name.
+            columns: the column names: needed for tuples without a cursor; it overrides a
+                cursor's names and picks (and orders) the keys of dict rows.
+            time_columns: columns read as time (datetimes, ISO text or epoch seconds).
+            converters: ``{column: function}``, applied to every non-null value of that
+                column before the standard conversions.
+            types: ``{column: FieldType or its name}`` forcing a column's field type (e.g.
+                for an empty result, whose columns are otherwise nullable float64).
+            decimal: ``"float"`` (default, may round) or ``"string"`` (exact text) for
+                ``decimal.Decimal`` values.
+            limit: keep at most this many rows (``None``: all).
+            ref_id: the frame's refId (empty: filled in by the query dispatcher).
+
         """
         from ._rows import RowOptions, frame_from_rows
 
@@ -178,7 +202,11 @@ class Frame:
 
     @classmethod
     def from_arrow(cls, table: pyarrow.Table, name: str = "", *, ref_id: str = "") -> Frame:
-        """Build a frame from a pyarrow Table or RecordBatch (columns converted losslessly)."""
+        """Build a frame from ``table``, a pyarrow Table or RecordBatch (converted losslessly).
+
+        ``name`` and ``ref_id`` default to the ``name``/``refId`` of the schema's Plutono
+        metadata, when present. Needs ``plutono-plugin[arrow]``.
+        """
         require("Frame.from_arrow()")
         from ._arrow import table_parts
 
@@ -188,7 +216,9 @@ class Frame:
     def from_pandas(
         cls, data: pandas.DataFrame, name: str = "", *, ref_id: str = "", index: bool | None = None
     ) -> Frame:
-        """Build a frame from a pandas DataFrame; NaN/NaT/NA become nulls.
+        """Build a frame named ``name`` (refId ``ref_id``) from ``data``, a pandas DataFrame.
+
+        NaN/NaT/NA become nulls.
 
         The index becomes the first field when ``index`` is true, or by default when it is
         not a plain ``RangeIndex`` (e.g. a ``DatetimeIndex``); it is named after the index or
@@ -206,9 +236,9 @@ class Frame:
 
     @classmethod
     def from_polars(cls, data: Any, name: str = "", *, ref_id: str = "") -> Frame:
-        """Build a frame from a polars DataFrame (through Arrow, without Python objects).
+        """Build a frame from ``data``, a polars DataFrame (through Arrow, no Python objects).
 
-        Needs ``plutono-plugin[polars]``.
+        ``name`` and ``ref_id`` become the frame's name and refId. Needs ``plutono-plugin[polars]``.
         """
         require("Frame.from_polars()", "polars")
         return cls(
@@ -281,9 +311,11 @@ class Frame:
         return Frame(self.name, wide_to_long(self), ref_id=self.ref_id, meta=self.meta)
 
     def fill_missing(self, mode: FillMode, value: float | None = None) -> Frame:
-        """A copy with the nulls of numeric fields filled: ``"previous"`` or ``"value"``.
+        """A copy with the nulls of numeric fields filled as ``mode`` says.
 
-        Needs ``plutono-plugin[arrow]``.
+        ``mode`` is ``"previous"`` (carry the last non-null value forward; leading nulls stay
+        null), ``"value"`` (write ``value``, truncated for integer fields) or ``"null"`` (no
+        change). Time, string and bool fields are untouched. Needs ``plutono-plugin[arrow]``.
         """
         require("Frame.fill_missing()")
         from ._reshape import fill_missing

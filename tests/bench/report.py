@@ -75,6 +75,13 @@ def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
         Metric("zip_linux_amd64_mb", "quickstart linux_amd64 zip", "MiB", (("ours", "go"),)),
         Metric("directory_all_mb", "all-platform plugin directory", "MiB", (("ours", "go"),)),
         Metric("package_all_s", "build + package, all platforms, warm cache", "s", ()),
+        Metric("new_to_query_s", f"`new` {ARROW} build {ARROW} first query answered", "s", ()),
+        Metric(
+            "cold_start_pandas_ms",
+            "cold start, shipped copy: pandas plugin beside the quickstart",
+            "ms",
+            (("pandas", "quickstart"),),
+        ),
         *(
             metric
             for mix, calls in (("cancel", "cancelled"), ("deadline", "deadline-expired"))
@@ -246,6 +253,18 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
             15,
             False,
         ),
+        (
+            f"`new` {ARROW} first answered query under the dev host ≤ 15 s, warm cache (issue #18)",
+            median("new_to_query_s", "ours"),
+            15,
+            False,
+        ),
+        (
+            "cold start of a shipped pandas-importing plugin ≤ 1,000 ms (issue #18)",
+            median("cold_start_pandas_ms", "pandas"),
+            1000,
+            False,
+        ),
         *(
             (f"RSS growth over {name} calls < 5 % (issue #11)", median(key, "ours"), 5, False)
             for name, key in (
@@ -292,7 +311,7 @@ def _updates(data: Mapping[str, Any]) -> list[str]:
         )
         lines.append(
             f"Rows measured again by `{update['command']}` on {update['date']} (the figures of "
-            f"one run, side by side with the Go reference): {titles}."
+            f"one run, side by side with the Go reference where it has one): {titles}."
         )
     return [*lines, ""] if lines else []
 
@@ -311,6 +330,44 @@ def merge_partial(previous: Mapping[str, Any], data: dict[str, Any]) -> dict[str
         when = runs[-1]["date"] if runs else previous["date"]
         merged["extras"]["settled_giveups_earlier"] = {"date": when, "runs": earlier}
     return merged
+
+
+def _authoring(data: Mapping[str, Any]) -> list[str]:
+    """Section 9 (issue #18): a new project's first answer, a pandas plugin's cold start."""
+    config = data["config"]
+    stages = data.get("extras", {}).get("new_to_query_stages_s", {})
+    split = ", ".join(  # seconds spent in each command
+        f"`{name.removesuffix('_s')}` {statistics.median(values):.1f} s"
+        for name, values in stages.items()
+        if values
+    )
+    return [
+        "## 9. Start-up for plugin authors (issue #18)",
+        "",
+        "From nothing to a first answer: `plutono-plugin new DIR`, `plutono-plugin build "
+        "DIR/src --out DIR/build/<id> --platform <platform>` (this machine's) and "
+        '`plutono-plugin host DIR/build/<id> query \'{"refId": "A", "queryType": '
+        '"constant"}\'` (the dev host, `PluginHost`: start, handshake, QueryData, stop), '
+        "each its own process as "
+        "the new project's README runs them, with the dependency cache warm (median of "
+        f"{config.get('new_reps', 0)} after {config.get('new_warmup', 0)} unrecorded)"
+        + (f"; median split: {split}." if split else "."),
+        "",
+        "| Metric | ours | Ratio |",
+        "| --- | --- | --- |",
+        _row(data, "new_to_query_s", ("ours",), 2),
+        "",
+        "A plugin whose `plugin.py` does `import pandas` (`tests/bench/pandasplugin`, "
+        "`pandas` in its `requirements.txt`, built for this machine's platform) beside the "
+        "quickstart: the cold start (exec → handshake, as in section 4) of a shipped copy of "
+        "each, started with only `PATH=/usr/bin:/bin`, alternated "
+        f"(median of {config['cold_starts']}).",
+        "",
+        "| Metric | quickstart | pandas | Ratio |",
+        "| --- | --- | --- | --- |",
+        _row(data, "cold_start_pandas_ms", ("quickstart", "pandas"), 1),
+        "",
+    ]
 
 
 def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
@@ -335,7 +392,7 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         "ratios matter more than absolute figures.",
         "",
         *_updates(data),
-        "## Goals (issues #5, #11, #12 and #19)",
+        "## Goals (issues #5, #11, #12, #18 and #19)",
         "",
         *_goals(data),
         "",
@@ -445,6 +502,7 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         _row(data, "directory_all_mb", ("ours", "go"), 1),
         _row(data, "package_all_s", ("ours", "go"), 1),
         "",
+        *_authoring(data),
     ]
     if NOTES.is_file():
         out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]

@@ -22,6 +22,7 @@ from typing import Any
 
 from tests._tools import go_binary
 from tests.bench import frames, reshape
+from tests.bench.authoring import measure_new_project, measure_pandas
 from tests.bench.plugins import PluginDir, prepare_plugins
 from tests.interop.gohost import GoHost, Query
 
@@ -57,6 +58,8 @@ class Config:
     giveup_warmup: int = 2_000
     oversized_bytes: int = 200_000_000
     footprint_reps: int = 3
+    new_reps: int = 3
+    new_warmup: int = 1
     settle_calls: int = 5_000
     settle_rounds: int = 12
     settle_pct: float = 0.5
@@ -88,6 +91,8 @@ class Config:
             giveup_warmup=20,
             oversized_bytes=20_000_000,
             footprint_reps=1,
+            new_reps=1,
+            new_warmup=0,
             settle_calls=50,
             settle_rounds=1,
             settled_calls=100,
@@ -429,6 +434,8 @@ MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_process,
     measure_giveups,
     measure_footprint,
+    measure_new_project,
+    measure_pandas,
     measure_settled_giveups,
 )
 

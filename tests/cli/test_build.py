@@ -57,6 +57,18 @@ def test_build_refuses_an_entry_that_would_not_start(
     assert not output.exists()  # nothing half-built is left behind
 
 
+def test_an_import_that_never_finishes_fails_the_build_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # subprocess.TimeoutExpired escaped the build as a traceback.
+    monkeypatch.setattr("plutono_plugin._build.check.IMPORT_TIMEOUT", 1.0)
+    source = source_with(tmp_path / "src", "import time\ntime.sleep(60)\n")
+    output = tmp_path / "out"
+    assert main(["build", str(source), "--out", str(output)]) == 2
+    assert "entry plugin:plugin did not finish importing within 1 s" in capsys.readouterr().err
+    assert not output.exists()
+
+
 def test_a_module_of_the_plugin_that_does_not_compile_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -212,6 +212,48 @@ async def test_sql_an_open_default_directory_is_refused(
     assert health.status == "ERROR" and "is open to other users (mode 0777" in health.message
 
 
+def test_sql_creating_a_database_leaves_files_beside_it_alone(tmp_path: Path) -> None:
+    # The scratch file was "<name>.partial" beside the path, deleted first: a file of that
+    # name in the folder a datasource's path names was lost.
+    neighbour = tmp_path / "notes.partial"
+    neighbour.write_text("not the plugin's")
+
+    _example().create_sample_database(tmp_path / "notes.sqlite", now=NOW)
+
+    assert neighbour.read_text() == "not the plugin's"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.partial", "notes.sqlite"]
+
+
+@pytest.mark.parametrize("outside", ["/etc/passwd", "../escape.sqlite", "link/outside.sqlite"])
+async def test_sql_a_database_path_outside_the_root_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outside: str
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link").symlink_to(tmp_path)  # a link inside the root that leads out of it
+    monkeypatch.setenv("PL_PLUGIN_DATABASE_ROOT", str(root))
+
+    async with PluginTestClient(_example().plugin) as client:
+        health = await client.check_health(context=sql_context(Path(outside)))
+
+    assert health.status == "ERROR"
+    assert f"database file '{outside}' is outside the database root {root}" in health.message
+    assert "database_root" in health.message
+    assert sorted(os.listdir(tmp_path)) == ["root"]  # nothing created outside
+
+
+async def test_sql_a_relative_database_path_is_created_inside_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PL_PLUGIN_DATABASE_ROOT", str(tmp_path))
+
+    async with PluginTestClient(_example().plugin) as client:
+        health = await client.check_health(context=sql_context(Path("team/a.sqlite")))
+
+    assert health.status == "OK", health.message
+    assert (tmp_path / "team" / "a.sqlite").is_file()
+
+
 @pytest.mark.parametrize(
     ("json_data", "problem"),
     [

@@ -132,6 +132,23 @@ def test_a_stop_the_blocked_loop_cannot_finish_is_ended_by_the_watchdog() -> Non
     assert exits == [BLOCKED_EXIT_CODE]
 
 
+def test_a_long_stall_threshold_does_not_slow_noticing_the_host_is_gone() -> None:
+    # The watch interval was a quarter of the threshold: with loop_stall_warning=30 the host's
+    # death went unnoticed for up to 7.5 s (docs/runtime.md promises 0.15 s).
+    async def main() -> float:
+        gone = asyncio.Event()
+        watchdog = LoopWatchdog(30.0, parent=os.getppid() + 1, on_parent_gone=gone.set)
+        watchdog.start()
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(gone.wait(), 5.0)
+        finally:
+            watchdog.close()
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2.0
+
+
 def test_a_connection_window_update_wakes_only_streams_that_can_send() -> None:
     # A client leaving bodies unread: their stream windows are spent. grpclib woke every stream
     # on each connection-level WINDOW_UPDATE, each went back to sleep: a busy loop (issue 16).
