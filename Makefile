@@ -41,7 +41,8 @@ typecheck: $(STAMP)
 # The real peers of the interop tests: Go programs (modules from the Go module proxy),
 # apache-arrow 0.16.0 and the frontend packages (React, @grafana/* 7.5.17, SystemJS) from
 # npm. Built here, outside pytest's per-test timeout (a cold Go build takes minutes); the
-# tests rebuild from Go's cache in a second. Without Go or npm the tests
+# tests use a binary as long as it is newer than its sources, and the suite builds what is
+# missing before its first test (tests/_prebuilt.py). Without Go or npm the tests
 # skip, and CI (PLUTONO_PLUGIN_STRICT=1) fails them.
 GO_PROGRAMS := host goref framecheck goencode
 NODE_PACKAGES := arrowjs frontend
@@ -61,7 +62,8 @@ interop:
 # What the shipped-plugin tests need beyond the venv, prepared outside pytest's per-test
 # timeout: a system python3 without any of the dependencies (Debian's, through apt when
 # missing) and the wheel cache, filled by one build for every platform (seconds once cached;
-# the first time it downloads the wheels of six targets).
+# the first time it downloads the wheels of six targets). The plugins the tests use are built
+# by the suite itself before its first test, with their own budget (tests/_prebuilt.py).
 shipping: $(STAMP)
 	@test -x /usr/bin/python3 || { command -v apt-get >/dev/null 2>&1 && \
 	    apt-get update -qq && apt-get install -y -qq python3 >/dev/null; } || \

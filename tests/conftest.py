@@ -1,8 +1,9 @@
-"""Shared fixtures: built plugin directories and a launcher for plugin processes."""
+"""Shared fixtures: built plugin directories (built before the first test) and requests."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from plutono_plugin import Headers, RequestContext, ResourceRequest
-from plutono_plugin.cli.build import build_plugin_dir
-from tests._tools import ROOT
+from tests._prebuilt import PREBUILT, prebuilt, prepare
 
 # The SQL example confines explicit database paths to its database root (examples/sql,
 # ``database_root``); the suite's databases live in pytest's temporary folders. Set here, at
@@ -19,34 +19,49 @@ from tests._tools import ROOT
 os.environ.setdefault("PL_PLUGIN_DATABASE_ROOT", tempfile.gettempdir())
 
 
-def _build(factory: pytest.TempPathFactory, source: Path, name: str) -> Path:
-    output = factory.mktemp("plugins") / name
-    build_plugin_dir(source, output)
-    return output
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build what the collected tests need before the first runs (``tests/_prebuilt.py``)."""
+    if session.config.option.collectonly or not session.items:
+        return
+    parent = Path(tempfile.mkdtemp(prefix="plutono-plugin-tests-"))
+    session.config.add_cleanup(lambda: shutil.rmtree(parent, ignore_errors=True))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def report(text: str) -> None:
+        if reporter is not None:
+            reporter.write_line(text)
+
+    session.config.stash[PREBUILT] = prepare(session.items, parent, report)
 
 
 @pytest.fixture(scope="session")
-def quickstart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def quickstart_dir(request: pytest.FixtureRequest) -> Path:
     """``examples/quickstart`` built into a Plutono plugin directory."""
-    return _build(tmp_path_factory, ROOT / "examples" / "quickstart", "quickstart")
+    return prebuilt(request, "quickstart_dir")
 
 
 @pytest.fixture(scope="session")
-def lifecycle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lifecycle_dir(request: pytest.FixtureRequest) -> Path:
     """``tests/plugins/lifecycle`` (process-contract behaviours) built."""
-    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "lifecycle", "lifecycle")
+    return prebuilt(request, "lifecycle_dir")
 
 
 @pytest.fixture(scope="session")
-def healthonly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def healthonly_dir(request: pytest.FixtureRequest) -> Path:
     """``tests/plugins/healthonly`` (an app plugin without queries or resources), built."""
-    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "healthonly", "healthonly")
+    return prebuilt(request, "healthonly_dir")
 
 
 @pytest.fixture(scope="session")
-def dataplane_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dataplane_dir(request: pytest.FixtureRequest) -> Path:
     """``tests/plugins/dataplane`` (data-plane edge cases) built."""
-    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "dataplane", "dataplane")
+    return prebuilt(request, "dataplane_dir")
+
+
+@pytest.fixture(scope="session")
+def robust_dir(request: pytest.FixtureRequest) -> Path:
+    """``tests/plugins/robust`` (handlers misbehaving on purpose, issue #11), built."""
+    return prebuilt(request, "robust_dir")
 
 
 MakeRequest = Callable[..., ResourceRequest]
@@ -99,9 +114,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         reporter.write_line(f"PLUTONO_PLUGIN_STRICT: {len(skipped)} test(s) skipped: failing")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-@pytest.fixture(scope="session")
-def robust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``tests/plugins/robust`` (handlers misbehaving on purpose, issue #11), built."""
-    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "robust", "robust")

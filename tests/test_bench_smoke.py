@@ -16,6 +16,7 @@ from tests.bench.report import metrics_for
 from tests.bench.runner import Config
 
 
+@pytest.mark.go
 @pytest.mark.timeout(300)
 def test_quick_run_writes_every_metric_for_every_plugin(tmp_path: Path) -> None:
     assert main(["--quick", "--docs", str(tmp_path)]) == 0

@@ -24,6 +24,7 @@ from ..settings import Settings
 from .debug import debug_options, start_debugger
 from .handshake import check_cookie, negotiate_version
 from .hclog import configure_logging
+from .memtrace import start_memtrace
 from .reload import reload_on_change
 from .server import PluginServer
 
@@ -89,6 +90,7 @@ def run_plugin(plugin: Plugin, environ: Mapping[str, str] | None = None) -> int:
         return status
     settings = Settings.from_environ(env)
     configure_logging(settings.log_level)
+    start_memtrace(env)  # leak hunts only (make bench): off unless its variable is set
     debugging = debug_options(settings.plugin_config)
     if debugging is not None:
         start_debugger(debugging)

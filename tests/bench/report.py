@@ -82,6 +82,22 @@ def metrics_for(concurrency: Sequence[int]) -> list[Metric]:
             "ms",
             (("pandas", "quickstart"),),
         ),
+        *(
+            metric
+            for mix, calls in (("cancel", "cancelled"), ("deadline", "deadline-expired"))
+            for metric in (
+                Metric(f"rss_settled_growth_{mix}_pct", f"settled: RSS growth, {calls}", "%", ()),
+                Metric(
+                    f"rss_settled_bytes_per_call_{mix}", f"settled: RSS per call, {calls}", "B", ()
+                ),
+                Metric(
+                    f"tracemalloc_growing_sites_{mix}",
+                    f"settled: growing allocation sites, {calls}",
+                    "sites",
+                    (),
+                ),
+            )
+        ),
     ]
     return found
 
@@ -257,6 +273,24 @@ def _goals(data: Mapping[str, Any]) -> list[str]:
                 ("mixed", "rss_growth_mixed_pct"),
             )
         ),
+        *(
+            goal
+            for mix, calls in (("cancel", "cancelled"), ("deadline", "deadline-expired"))
+            for goal in (
+                (
+                    f"settled heap: RSS growth over {calls} calls ≤ 5 % (issue #17)",
+                    median(f"rss_settled_growth_{mix}_pct", "ours"),
+                    5,
+                    False,
+                ),
+                (
+                    f"settled heap: no allocation site growing over {calls} calls (issue #17)",
+                    median(f"tracemalloc_growing_sites_{mix}", "ours"),
+                    0,
+                    False,
+                ),
+            )
+        ),
     ]
     lines = ["| Goal | This run | Reached |", "| --- | --- | --- |"]
     for text, value, bound, at_least in goals:
@@ -290,6 +324,11 @@ def merge_partial(previous: Mapping[str, Any], data: dict[str, Any]) -> dict[str
     merged["config"] = {**previous["config"], **data["config"]}
     update = {"command": data["command"], "date": data["date"], "metrics": list(data["metrics"])}
     merged["updates"] = [*previous.get("updates", []), update]
+    earlier = previous.get("extras", {}).get("settled_giveups")
+    if earlier and "settled_giveups" in data["extras"]:  # section 7b shows one run before it
+        runs = [u for u in previous.get("updates", []) if any("settled" in m for m in u["metrics"])]
+        when = runs[-1]["date"] if runs else previous["date"]
+        merged["extras"]["settled_giveups_earlier"] = {"date": when, "runs": earlier}
     return merged
 
 
@@ -449,6 +488,7 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         _row(data, "rss_growth_mixed_pct", ("ours", "go"), 2),
         _row(data, "oversized_peak_mb", ("ours", "go"), 1),
         "",
+        *_settled_section(data),
         "## 8. What ships (issue #19)",
         "",
         "The quickstart built for all platforms (`plutono-plugin build`, dependency trees from "
@@ -467,6 +507,69 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
     if NOTES.is_file():
         out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(line for line in out if line is not None) + "\n"
+
+
+def _settled_section(data: Mapping[str, Any]) -> list[str]:
+    """Section 7b (``tests/bench/leak.py``): settled RSS growth and the tracemalloc diffs."""
+    found = data.get("extras", {}).get("settled_giveups")
+    if not found:
+        return []
+    config = data["config"]
+    runs = [r for r in data.get("updates", []) if any("settled" in m for m in r["metrics"])]
+    source = ""
+    if runs:
+        source = f"Measured by `{runs[-1]['command']}` on {runs[-1]['date']}, apart from the rest. "
+    out = [
+        "## 7b. Calls the host gives up on, once the heap has settled (issue #17)",
+        "",
+        f"{source}One process of ours per kind takes rounds of {config['settle_calls']:,} "
+        "calls of section 7 (cancelled after 5 ms, or with a 5 ms deadline) until two rounds in "
+        f"a row each add less than {config['settle_pct']} % to its RSS, then "
+        f"{config['settled_calls']:,} more in {config['settled_chunks']} chunks; every reading "
+        "waits until the plugin is idle (on a busy machine it is still draining calls the host "
+        "gave up on long after the load ends). A second process per kind settles alike and runs "
+        f"{config.get('trace_calls', 0):,} more under `PLUTONO_PLUGIN_TRACEMALLOC` "
+        "(`plutono_plugin/_runtime/memtrace.py`; snapshots after settling, halfway and at the "
+        "end): a site that grew by 64 KiB or more in both halves is *growing*. Code: "
+        "`tests/bench/leak.py`.",
+        "",
+        "| Metric | ours | go | Ratio |",
+        "| --- | --- | --- | --- |",
+    ]
+    for mix in ("cancel", "deadline"):
+        out += [
+            _row(data, f"rss_settled_growth_{mix}_pct", ("ours", "go"), 2),
+            _row(data, f"rss_settled_bytes_per_call_{mix}", ("ours", "go"), 1),
+            _row(data, f"tracemalloc_growing_sites_{mix}", ("ours", "go"), 0),
+        ]
+    out += [
+        "",
+        "| Kind | Load average | Settling: calls, RSS MiB | RSS after each chunk, MiB "
+        "| Draining after each chunk, s | Traced memory change "
+        "| Largest traced growth (innermost frame in plutono_plugin) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    earlier = data["extras"].get("settled_giveups_earlier")
+    rows = [(f"{mix}", result) for mix, result in found.items()]
+    if earlier:
+        rows += [(f"{mix}, run of {earlier['date']}", r) for mix, r in earlier["runs"].items()]
+    for mix, result in rows:
+        trace = result["tracemalloc"]
+        top = trace["top"][0] if trace["top"] else None
+        where = "—"
+        if top is not None:
+            site = "/".join(top["site"].rsplit("/", 2)[-2:])
+            inside = f" (`{top['plugin']}`)" if top["plugin"] else ""
+            where = f"{top['bytes']:+,} B at `{site}`{inside}"
+        settle = ", ".join(f"{value:.1f}" for value in result["settle_rss_mb"])
+        out.append(
+            f"| {mix} | {result['load_average_before']:.1f} {ARROW} "
+            f"{result['load_average_after']:.1f} | {result['settle_calls']:,}: {settle} | "
+            f"{', '.join(f'{value:.1f}' for value in result['rss_mb'])} | "
+            f"{', '.join(f'{value:.0f}' for value in result.get('drain_s', []))} | "
+            f"{trace['traced_growth_bytes'] / 1024:+,.0f} KiB | {where} |"
+        )
+    return [*out, ""]
 
 
 def write_reports(

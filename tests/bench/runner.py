@@ -60,6 +60,12 @@ class Config:
     footprint_reps: int = 3
     new_reps: int = 3
     new_warmup: int = 1
+    settle_calls: int = 5_000
+    settle_rounds: int = 12
+    settle_pct: float = 0.5
+    settled_calls: int = 50_000
+    settled_chunks: int = 5
+    trace_calls: int = 10_000
 
     @classmethod
     def quick(cls) -> Config:
@@ -87,6 +93,11 @@ class Config:
             footprint_reps=1,
             new_reps=1,
             new_warmup=0,
+            settle_calls=50,
+            settle_rounds=1,
+            settled_calls=100,
+            settled_chunks=2,
+            trace_calls=100,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +140,30 @@ def rss_mb(pid: int) -> float:
 def peak_rss_mb(pid: int) -> float:
     """Peak resident set size of ``pid`` in MiB (``VmHWM``)."""
     return _status_mb(pid, "VmHWM")
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of ``pid`` in clock ticks (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_idle(pid: int, *, timeout: float = 600.0) -> float:
+    """Wait until ``pid`` uses under 2 % of a core for a second; return the seconds waited.
+
+    The host gives up on a call after 5 ms and starts the next, so on a busy machine the plugin
+    can be tens of seconds behind when a load ends: its socket still holds the frames of
+    thousands of calls. Memory read before that backlog is drained measures the backlog.
+    """
+    began = time.monotonic()
+    ticks = cpu_ticks(pid)
+    while time.monotonic() - began < timeout:
+        time.sleep(1.0)
+        now = cpu_ticks(pid)
+        if now - ticks <= 2:
+            break
+        ticks = now
+    return time.monotonic() - began
 
 
 def _checked(reply: dict[str, Any], what: str) -> dict[str, Any]:
@@ -384,6 +419,13 @@ def measure_giveups(bench: Bench) -> None:
             bench.add("oversized_peak_mb", who, peak_rss_mb(pid) - baseline)
 
 
+def measure_settled_giveups(bench: Bench) -> None:
+    """7b: RSS per call given up on once the heap has settled, and tracemalloc (leak.py)."""
+    from tests.bench.leak import settled_giveups  # leak.py builds on this module
+
+    settled_giveups(bench)
+
+
 MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_throughput,
     measure_slow,
@@ -394,6 +436,7 @@ MEASUREMENTS: tuple[Callable[[Bench], None], ...] = (
     measure_footprint,
     measure_new_project,
     measure_pandas,
+    measure_settled_giveups,
 )
 
 

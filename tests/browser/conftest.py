@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from plutono_plugin.cli.build import build_plugin_dir
+from tests._prebuilt import prebuilt
 from tests._tools import ROOT, go_binary, skip_or_fail
 from tests.browser.cdp import Browser, Page, chromium_path
 from tests.browser.server import BUNDLE, Plugin, StandIn
@@ -60,13 +60,15 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _plugin_dir(factory: pytest.TempPathFactory, name: str) -> Path:
-    output = factory.mktemp("browser-plugins") / name
-    return build_plugin_dir(ROOT / "examples" / name, output).directory
+def _plugin_dir(request: pytest.FixtureRequest, name: str) -> Path:
+    """``examples/<name>``, built before the first test (``tests/_prebuilt.py``)."""
+    return prebuilt(request, f"browser_{name}")
 
 
 @pytest.fixture(scope="session")
-def stand_in(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[StandIn]:
+def stand_in(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, browser: Browser
+) -> Iterator[StandIn]:
     """The server, with both examples running under their own Go host for the session."""
     binary = go_binary("host")
     logs = tmp_path_factory.mktemp("browser-hosts")
@@ -74,7 +76,7 @@ def stand_in(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iter
     plugins: dict[str, Plugin] = {}
     try:
         for name in ("quickstart", "sql"):
-            directory = _plugin_dir(tmp_path_factory, name)
+            directory = _plugin_dir(request, name)
             manifest = json.loads((directory / "plugin.json").read_text())
             host = GoHost(binary, stderr_path=logs / f"{name}.stderr", cwd=logs)
             hosts.append(host)

@@ -118,12 +118,11 @@ def test_cli_reports_a_directory_that_is_no_plugin(
 
 
 @pytest.fixture(scope="module")
-def quickstart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from plutono_plugin.cli.build import build_plugin_dir
-    from tests._tools import ROOT
+def quickstart_dir(request: pytest.FixtureRequest) -> Path:
+    """This module's own quickstart build, made before the first test (``tests/_prebuilt.py``)."""
+    from tests._prebuilt import prebuilt
 
-    output = tmp_path_factory.mktemp("plugins") / "quickstart"
-    return build_plugin_dir(ROOT / "examples" / "quickstart", output).directory
+    return prebuilt(request, "host_quickstart_dir")
 
 
 @posix_only

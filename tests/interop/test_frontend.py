@@ -382,12 +382,11 @@ def test_floats_are_finite_and_slow_durations_bounded(quickstart_dir: Path) -> N
 
 
 @pytest.fixture(scope="module")
-def sql_frontend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from plutono_plugin.cli.build import build_plugin_dir
+def sql_frontend_dir(request: pytest.FixtureRequest) -> Path:
+    """``examples/sql`` built before the first test (``tests/_prebuilt.py``)."""
+    from tests._prebuilt import prebuilt
 
-    output = tmp_path_factory.mktemp("plugins") / "sql"
-    build_plugin_dir(ROOT / "examples" / "sql", output)
-    return output
+    return prebuilt(request, "sql_frontend_dir")
 
 
 def sql_example() -> Any:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import _build
+from tests._prebuilt import prebuilt
 from tests.interop.gohost import GoHost, Query
 from tests.interop.test_runtime import _alive, plugin_records
 
@@ -30,11 +30,9 @@ IN_FLIGHT = 200
 
 
 @pytest.fixture(scope="session")
-def hardening_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``tests/plugins/hardening`` built."""
-    from tests._tools import ROOT
-
-    return _build(tmp_path_factory, ROOT / "tests" / "plugins" / "hardening", "hardening")
+def hardening_dir(request: pytest.FixtureRequest) -> Path:
+    """``tests/plugins/hardening`` built before the first test (``tests/_prebuilt.py``)."""
+    return prebuilt(request, "hardening_dir")
 
 
 def started(host: GoHost, plugin_dir: Path) -> int:

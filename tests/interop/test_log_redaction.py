@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plutono_plugin.cli.build import build_plugin_dir
-from tests._tools import ROOT
+from tests._prebuilt import prebuilt
 from tests.interop.gohost import GoHost
 
 pytestmark = pytest.mark.go
@@ -25,10 +24,9 @@ SECRETS = {
 
 
 @pytest.fixture(scope="session")
-def logheaders_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("plugins") / "logheaders"
-    build_plugin_dir(ROOT / "tests" / "plugins" / "logheaders", output)
-    return output
+def logheaders_dir(request: pytest.FixtureRequest) -> Path:
+    """``tests/plugins/logheaders`` built before the first test (``tests/_prebuilt.py``)."""
+    return prebuilt(request, "logheaders_dir")
 
 
 def test_no_credential_reaches_the_hosts_log(go_host: GoHost, logheaders_dir: Path) -> None:

@@ -9,13 +9,14 @@ whatever the handlers do (contract 1.12).
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.bench.runner import peak_rss_mb, rss_mb
+from tests.bench.runner import peak_rss_mb, rss_mb, wait_idle
 from tests.interop.gohost import GoHost, Query
 from tests.interop.test_runtime import plugin_records
 
@@ -48,23 +49,38 @@ def started(host: GoHost, plugin_dir: Path) -> int:
     return reply["pid"]
 
 
+ROUND_CALLS = 2_000
+LEAK_BYTES_PER_CALL = 1024
+"""Before the fix each cancelled call kept ~1.5-3 KB (+3-6 MB every round of 2k calls)."""
+
+
+@pytest.mark.timeout(300)  # the plugin may drain the calls for a minute on a busy machine
 @pytest.mark.parametrize(
     "mix",
     [["cancel"], ["deadline"], ["ok", "cancel", "deadline", "resource_cancel"]],
     ids=["cancelled", "deadline-expired", "mixed"],
 )
-def test_memory_stays_flat_over_10k_calls_the_host_gives_up_on(
+def test_memory_stays_flat_over_calls_the_host_gives_up_on(
     go_host: GoHost, robust_dir: Path, mix: list[str]
 ) -> None:
     pid = started(go_host, robust_dir)
-    load(go_host, mix, 5_000)  # warm-up: caches, allocator arenas, h2's closed-stream window
-    before = rss_mb(pid)
-    reply = load(go_host, mix, 10_000)
-    after = rss_mb(pid)
-    expected_ends = 10_000 if "ok" not in mix else 10_000 * 3 // 4
-    assert reply["expected"] >= expected_ends * 0.99, reply
-    # Before the fix each cancelled call kept ~1.5-3 KB: +15-30 MB here.
-    assert after < before * 1.05, f"RSS {before:.1f} -> {after:.1f} MiB over 10k calls"
+    load(go_host, mix, 3_000)  # warm-up: caches, allocator arenas, h2's closed-stream window
+    # The host gives up after 5 ms and goes on: a plugin on a busy machine is still working
+    # through the calls when the load ends. Memory is read once it has caught up.
+    wait_idle(pid)
+    curve = [rss_mb(pid)]
+    ends = 0
+    for _ in range(3):
+        ends += load(go_host, mix, ROUND_CALLS)["expected"]
+        wait_idle(pid)
+        curve.append(rss_mb(pid))
+    expected_ends = 3 * ROUND_CALLS * (1 if "ok" not in mix else 3 / 4)
+    assert ends >= expected_ends * 0.99, ends
+    # A leak grows RSS in every round; the allocator may still raise it in a step that stops.
+    # So: at least one round adds less than a leak would. The figure itself, after the heap
+    # has settled over 50k calls, is measured by `make bench` (docs/benchmarks.md, 7b).
+    growths = [(after - before) * 1024 * 1024 for before, after in itertools.pairwise(curve)]
+    assert min(growths) < LEAK_BYTES_PER_CALL * ROUND_CALLS, f"RSS MiB per round: {curve}"
     assert go_host.query([{"ref_id": "A", "query_type": "ok"}])["ok"]
 
 

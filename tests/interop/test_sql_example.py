@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from plutono_plugin.cli.build import build_plugin_dir
 from plutono_plugin.frame import Frame
+from tests._prebuilt import prebuilt
 from tests._tools import ROOT, go_binary
 from tests.interop.gohost import GoHost, Query, QueryReply, frames_bytes
 
@@ -47,10 +47,9 @@ def _example() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def sql_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("plugins") / "sql"
-    build_plugin_dir(ROOT / "examples" / "sql", output)
-    return output
+def sql_dir(request: pytest.FixtureRequest) -> Path:
+    """``examples/sql`` built before the first test (``tests/_prebuilt.py``)."""
+    return prebuilt(request, "sql_dir")
 
 
 @pytest.fixture(scope="session")

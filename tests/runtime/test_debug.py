@@ -14,22 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from plutono_plugin._build.targets import host_platform
 from plutono_plugin._runtime.debug import DebugOptions, debug_options
-from plutono_plugin.cli.build import build_plugin_dir
 from plutono_plugin.host import LogRecord, PluginHost, target
-from tests._tools import ROOT
+from tests._prebuilt import prebuilt
 
 
 @pytest.fixture(scope="module")
-def reloadable_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("plugins") / "reloadable"
-    # a --dev build carries debugpy (the debug extra); a release build only if the plugin's
-    # requirements.txt lists it
-    build_plugin_dir(
-        ROOT / "tests" / "plugins" / "reloadable", output, dev=True, platforms=[host_platform()]
-    )
-    return output
+def reloadable_dir(request: pytest.FixtureRequest) -> Path:
+    """``tests/plugins/reloadable`` as a --dev build for this machine, built before the tests.
+
+    A --dev build carries debugpy (the debug extra); a release build only if the plugin's
+    requirements.txt lists it.
+    """
+    return prebuilt(request, "reloadable_dir")
 
 
 def _port(record: LogRecord) -> int:

@@ -14,19 +14,26 @@ from pathlib import Path
 
 import pytest
 
+from plutono_plugin._build.targets import host_platform
 from plutono_plugin._runtime.reload import reload_paths
 from plutono_plugin.cli.build import build_plugin_dir
 from plutono_plugin.host import PluginHost, target
 from tests._tools import ROOT
 
 SOURCE = ROOT / "tests" / "plugins" / "reloadable"
+WAIT_S = 45.0
+"""Bound of every wait here: a hang detector, not a measurement (a busy machine takes seconds
+to start a plugin or notice an edit; reload timings are in docs/development.md)."""
+
+pytestmark = pytest.mark.timeout(180)
 
 
 def reloadable_copy(tmp_path: Path, *, dev: bool) -> tuple[Path, Path]:
     """(source file to edit, built plugin directory)."""
     source = tmp_path / "src"
     shutil.copytree(SOURCE, source)
-    build_plugin_dir(source, tmp_path / "plugin", dev=dev)
+    # this machine only: the other platforms' trees would be linked for nothing, on the clock
+    build_plugin_dir(source, tmp_path / "plugin", dev=dev, platforms=[host_platform()])
     return source / "plugin.py", tmp_path / "plugin"
 
 
@@ -54,17 +61,17 @@ async def test_a_source_edit_finishes_the_call_in_flight_then_serves_the_new_cod
 ) -> None:
     plugin_file, plugin_dir = reloadable_copy(tmp_path, dev=True)
     async with PluginHost.start(plugin_dir, restart=True) as host:
-        await host.wait_for_log("hot reload: watching")
+        await host.wait_for_log("hot reload: watching", timeout=WAIT_S)
         assert await version_of(host) == 1
         in_flight = asyncio.create_task(version_of(host, duration_ms=800))
         await asyncio.sleep(0.2)
         edited = time.monotonic()
         set_version(plugin_file, "2")
         assert await in_flight == 1  # answered by the old code, not cut off
-        await host.wait_for_restarts(1, timeout=15)
+        await host.wait_for_restarts(1, timeout=WAIT_S)
         assert await version_of(host) == 2
         reload_seconds = time.monotonic() - edited
-        assert reload_seconds < 10, reload_seconds  # a hang detector; timings: docs
+        assert reload_seconds < WAIT_S, reload_seconds  # a hang detector; timings: docs
         assert [r for r in host.logs if r.message.startswith("hot reload: source changed")]
         assert host.problems == []
 
@@ -72,13 +79,13 @@ async def test_a_source_edit_finishes_the_call_in_flight_then_serves_the_new_cod
 async def test_a_syntax_error_keeps_the_old_code_serving_until_fixed(tmp_path: Path) -> None:
     plugin_file, plugin_dir = reloadable_copy(tmp_path, dev=True)
     async with PluginHost.start(plugin_dir, restart=True) as host:
-        await host.wait_for_log("hot reload: watching")
+        await host.wait_for_log("hot reload: watching", timeout=WAIT_S)
         set_version(plugin_file, "(3")
-        error = await host.wait_for_log("does not compile")
+        error = await host.wait_for_log("does not compile", timeout=WAIT_S)
         assert "plugin.py" in str(error.fields["errors"])
         assert await version_of(host) == 1 and host.restarts == 0
         set_version(plugin_file, "3")
-        await host.wait_for_restarts(1, timeout=15)
+        await host.wait_for_restarts(1, timeout=WAIT_S)
         assert await version_of(host) == 3
 
 
