@@ -261,11 +261,14 @@ def test_package_streams_a_large_file(tmp_path: Path) -> None:
     size = 1 << 30
     with (plugin / "lib" / "big.bin").open("wb") as handle:
         handle.truncate(size)
+    # VmHWM is this process's own peak: ru_maxrss keeps the forking parent's RSS across exec,
+    # so it reported pytest's size (350-490 MB in a full run), not the packager's.
     script = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from plutono_plugin.cli import main\n"
         "code = main(['package', sys.argv[1], '--out', sys.argv[2]])\n"
-        "print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(code, re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script, str(plugin), str(tmp_path / "dist")],
