@@ -93,12 +93,12 @@ def shared_vector(name: str) -> Path:
     return path
 
 
-def load_example() -> ModuleType:
-    """Import ``examples/quickstart/plugin.py`` once per process (its metrics register once)."""
-    name = "quickstart_example"
+def load_example(example: str = "quickstart") -> ModuleType:
+    """Import ``examples/<example>/plugin.py`` once per process (its metrics register once)."""
+    name = f"{example}_example"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples/quickstart/plugin.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / example / "plugin.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

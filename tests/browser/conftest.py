@@ -8,15 +8,13 @@ and fail in CI (``PLUTONO_PLUGIN_STRICT=1``).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from tests._prebuilt import prebuilt
-from tests._tools import ROOT, go_binary, skip_or_fail
+from tests._tools import go_binary, load_example, skip_or_fail
 from tests.browser.cdp import Browser, Page, chromium_path
 from tests.browser.server import BUNDLE, Plugin, StandIn
 from tests.interop.gohost import GoHost
@@ -39,24 +37,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     instance.close()
 
 
-def _sql_example() -> ModuleType:
-    name = "sql_example"
-    if name not in sys.modules:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(name, ROOT / "examples/sql/plugin.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The SQL example's sample database, with a fixed "now" (:data:`NOW`)."""
     path = tmp_path_factory.mktemp("db") / "sample.sqlite"
-    _sql_example().create_sample_database(path, now=NOW)
+    load_example("sql").create_sample_database(path, now=NOW)
     return path
 
 

@@ -9,13 +9,11 @@ peers throughout: SQLite, a local HTTP server, the framework's in-memory gRPC se
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import itertools
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -47,26 +44,15 @@ from plutono_plugin.http import HTTPSettings, http_client
 from plutono_plugin.macros import MacroContext, expand_macros
 from plutono_plugin.query import TimeRange
 from plutono_plugin.testing import PluginTestClient, target
-from tests._tools import ROOT
+from tests._tools import load_example
 
 NOW = 1_600_000_000 // 60 * 60
-
-
-def _example() -> ModuleType:
-    name = "sql_example"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "examples/sql/plugin.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("db") / "sample.sqlite"
-    _example().create_sample_database(path, now=NOW)
+    load_example("sql").create_sample_database(path, now=NOW)
     return path
 
 
@@ -86,7 +72,7 @@ def sql_context(path: Path | None, datasource_id: int = 5, **json_data: Any) -> 
 
 
 async def sql_error(context: PluginContext, raw_sql: str) -> str:
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         reply = await client.query(target("A", rawSql=raw_sql, format="table"), context=context)
     return reply["A"].error
 
@@ -129,7 +115,7 @@ async def test_sql_huge_values_are_refused_before_they_are_built(sample_db: Path
 
 
 async def test_sql_rows_are_cut_at_the_byte_budget(sample_db: Path) -> None:
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         reply = await client.query(
             target("A", rawSql="SELECT randomblob(200000) AS junk FROM metrics", format="table"),
             context=sql_context(sample_db, byteLimitMib=2),
@@ -148,7 +134,7 @@ async def test_sql_a_high_row_limit_is_still_bounded_in_bytes(sample_db: Path) -
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000) "
         "SELECT x FROM c"
     )
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         reply = await client.query(
             target("A", rawSql=many, format="table"),
             context=sql_context(sample_db, rowLimit=10_000_000, byteLimitMib=2),
@@ -165,7 +151,7 @@ ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELEC
 
 
 async def test_sql_a_cancelled_endless_query_stops_its_thread(sample_db: Path) -> None:
-    example = _example()
+    example = load_example("sql")
     db = example.Database(sample_db, 10, "1ms", timeout=3600)
     for _ in range(4):
         with pytest.raises(TimeoutError):
@@ -191,7 +177,7 @@ async def test_sql_a_symlink_planted_as_the_default_directory_is_refused(
     planted = tmp_path / f"plutono-sql-example-{os.getuid()}"
     planted.symlink_to(other)
 
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         health = await client.check_health(context=sql_context(None, datasource_id=9))
 
     assert health.status == "ERROR"
@@ -206,7 +192,7 @@ async def test_sql_an_open_default_directory_is_refused(
     (tmp_path / f"plutono-sql-example-{os.getuid()}").mkdir(mode=0o777)
     os.chmod(tmp_path / f"plutono-sql-example-{os.getuid()}", 0o777)
 
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         health = await client.check_health(context=sql_context(None, datasource_id=9))
 
     assert health.status == "ERROR" and "is open to other users (mode 0777" in health.message
@@ -218,7 +204,7 @@ def test_sql_creating_a_database_leaves_files_beside_it_alone(tmp_path: Path) ->
     neighbour = tmp_path / "notes.partial"
     neighbour.write_text("not the plugin's")
 
-    _example().create_sample_database(tmp_path / "notes.sqlite", now=NOW)
+    load_example("sql").create_sample_database(tmp_path / "notes.sqlite", now=NOW)
 
     assert neighbour.read_text() == "not the plugin's"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.partial", "notes.sqlite"]
@@ -233,7 +219,7 @@ async def test_sql_a_database_path_outside_the_root_is_refused(
     (root / "link").symlink_to(tmp_path)  # a link inside the root that leads out of it
     monkeypatch.setenv("PL_PLUGIN_DATABASE_ROOT", str(root))
 
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         health = await client.check_health(context=sql_context(Path(outside)))
 
     assert health.status == "ERROR"
@@ -247,7 +233,7 @@ async def test_sql_a_relative_database_path_is_created_inside_the_root(
 ) -> None:
     monkeypatch.setenv("PL_PLUGIN_DATABASE_ROOT", str(tmp_path))
 
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         health = await client.check_health(context=sql_context(Path("team/a.sqlite")))
 
     assert health.status == "OK", health.message
@@ -266,7 +252,7 @@ async def test_sql_a_relative_database_path_is_created_inside_the_root(
 async def test_sql_bad_settings_fail_save_and_test(
     sample_db: Path, json_data: dict[str, Any], problem: str
 ) -> None:
-    async with PluginTestClient(_example().plugin) as client:
+    async with PluginTestClient(load_example("sql").plugin) as client:
         health = await client.check_health(context=sql_context(sample_db, **json_data))
 
     assert health.status == "ERROR" and problem in health.message

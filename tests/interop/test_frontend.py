@@ -389,20 +389,6 @@ def sql_frontend_dir(request: pytest.FixtureRequest) -> Path:
     return prebuilt(request, "sql_frontend_dir")
 
 
-def sql_example() -> Any:
-    import importlib.util
-    import sys
-
-    name = "sql_example_frontend"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "examples/sql/plugin.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def test_the_sql_query_is_a_code_editor_and_fill_value_shows_only_for_fill_value(
     sql_frontend_dir: Path,
 ) -> None:
@@ -413,7 +399,7 @@ def test_the_sql_query_is_a_code_editor_and_fill_value_shows_only_for_fill_value
             {"do": "select", "label": "Fill", "option": "value"},
         ],
     )
-    example = sql_example()
+    example = load_example("sql")
     (query,) = events(editor, "onChange")
     assert query == {
         "refId": "A",
@@ -448,7 +434,7 @@ async def test_sql_annotations_use_the_generated_editor_and_answer_events(
     assert prepared["result"] == {"annotations": True, "prepared": target}
     assert events(panel, "onChange")[-1]["format"] == "time_series"
     # What annotations_srv sends through query() → /api/ds/query, answered by the plugin.
-    example = sql_example()
+    example = load_example("sql")
     path = tmp_path / "sample.sqlite"
     example.create_sample_database(path, now=1_600_000_000 // 60 * 60)
     settings = DataSourceSettings(

@@ -8,23 +8,20 @@ v0.88.0's ``UnmarshalArrowFrame`` and the alerting conversion (contract 2.4.2, 4
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from plutono_plugin.frame import Frame
 from tests._prebuilt import prebuilt
-from tests._tools import ROOT, go_binary
+from tests._tools import go_binary, load_example
 from tests.interop.gohost import GoHost, Query, QueryReply, frames_bytes
 
 pytestmark = pytest.mark.go
@@ -33,17 +30,6 @@ SQL_ID = "plutono-sql-example-datasource"
 NOW = 1_600_000_000 // 60 * 60  # the sample data's "now", epoch seconds
 HOUR_MS = 3_600_000
 NOW_MS = NOW * 1000
-
-
-def _example() -> ModuleType:
-    name = "sql_example"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "examples/sql/plugin.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +41,7 @@ def sql_dir(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("db") / "sample.sqlite"
-    _example().create_sample_database(path, now=NOW)
+    load_example("sql").create_sample_database(path, now=NOW)
     return path
 
 
@@ -106,7 +92,7 @@ def test_time_series_query_with_macros_is_wide_with_host_labels(
     ]
     seconds = [ns // 10**9 for ns in frame.fields[0].values]
     assert seconds == list(range(NOW - 3600, NOW + 1, 60))  # $__timeFilter is inclusive
-    example = _example()
+    example = load_example("sql")
     for field, number in zip(frame.fields[1:], (2, 0, 1), strict=True):
         assert field.values == pytest.approx([example.sample_cpu(t, number) for t in seconds])
     assert frame.meta is not None
