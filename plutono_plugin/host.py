@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 import time
@@ -53,7 +52,7 @@ from ._host.wire import (
     executable_path,
     read_manifest,
 )
-from .context import AppSettings, DataSourceSettings, PluginContext, Secrets
+from .context import PluginContext
 from .errors import ConfigurationError, HandshakeError
 
 __all__ = (
@@ -208,7 +207,13 @@ class PluginHost(PluginClient):
         """
         manifest = read_manifest(plugin_dir)
         if context is None:
-            context = _configured_context(manifest, json_data, secure_json_data)
+            context = default_context(
+                manifest.id,
+                manifest.type,
+                now_ms=int(time.time() * 1000),
+                json_data=json_data,
+                secure_json_data=secure_json_data,
+            )
         environment = plugin_environment(
             manifest.id, plugin_settings=plugin_settings, env=env, inherit=inherit_environment
         )
@@ -325,25 +330,3 @@ class PluginHost(PluginClient):
             self._on_problem = process.problem
             self.restarts += 1
             self._restarted.set()
-
-
-def _configured_context(
-    manifest: PluginManifest,
-    json_data: Mapping[str, Any] | None,
-    secure_json_data: Mapping[str, str] | None,
-) -> PluginContext:
-    context = default_context(manifest.id, manifest.type, now_ms=int(time.time() * 1000))
-    raw = json.dumps(dict(json_data or {})).encode()
-    secrets = Secrets(secure_json_data or {})
-    if context.datasource is not None:
-        settings = context.datasource
-        datasource = DataSourceSettings(
-            id=settings.id,
-            name=settings.name,
-            raw_json_data=raw,
-            decrypted_secure_json_data=secrets,
-            last_updated_ms=settings.last_updated_ms,
-        )
-        return PluginContext(context.org_id, context.plugin_id, context.user, datasource=datasource)
-    app = AppSettings(raw, secrets, context.app.last_updated_ms if context.app else 0)
-    return PluginContext(context.org_id, context.plugin_id, context.user, app=app)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -41,7 +40,7 @@ from ._host.client import (
     target,
 )
 from ._host.requests import default_context
-from .context import AppSettings, DataSourceSettings, PluginContext, Secrets
+from .context import PluginContext
 from .host import PluginHost
 from .instances import InstanceManager
 from .options import OptionsDecoder
@@ -121,7 +120,13 @@ class PluginTestClient(PluginClient):
         self._stack: contextlib.AsyncExitStack | None = None
         self._overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         if context is None:
-            context = _context(plugin_id, plugin_type, json_data, secure_json_data)
+            context = default_context(
+                plugin_id,
+                plugin_type,
+                now_ms=1,
+                json_data=json_data,
+                secure_json_data=secure_json_data,
+            )
         super().__init__(
             None,  # type: ignore[arg-type]  # connected in __aenter__
             context,
@@ -193,30 +198,6 @@ class PluginTestClient(PluginClient):
     def __repr__(self) -> str:
         state = "open" if self._stack is not None else "closed"
         return f"<PluginTestClient {state} for {self.plugin!r}>"
-
-
-def _context(
-    plugin_id: str,
-    plugin_type: str,
-    json_data: Mapping[str, Any] | None,
-    secure_json_data: Mapping[str, str] | None,
-) -> PluginContext:
-    """The default context carrying ``json_data``/``secure_json_data``, as the dev host sends."""
-    context = default_context(plugin_id, plugin_type, now_ms=1)
-    raw = json.dumps(dict(json_data or {})).encode()
-    secrets = Secrets(dict(secure_json_data or {}))
-    if context.datasource is not None:
-        base = context.datasource
-        datasource = DataSourceSettings(
-            id=base.id,
-            name=base.name,
-            raw_json_data=raw,
-            decrypted_secure_json_data=secrets,
-            last_updated_ms=base.last_updated_ms,
-        )
-        return PluginContext(context.org_id, context.plugin_id, context.user, datasource=datasource)
-    app = AppSettings(raw, secrets, last_updated_ms=1)
-    return PluginContext(context.org_id, context.plugin_id, context.user, app=app)
 
 
 @contextlib.contextmanager

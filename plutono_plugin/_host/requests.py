@@ -93,13 +93,32 @@ def data_query(
     )
 
 
-def default_context(plugin_id: str, plugin_type: str, *, now_ms: int) -> PluginContext:
-    """Org 1, a dev admin user and a datasource (id 1, "dev", jsonData ``{}``) or app settings."""
+def default_context(
+    plugin_id: str,
+    plugin_type: str,
+    *,
+    now_ms: int,
+    json_data: Mapping[str, Any] | None = None,
+    secure_json_data: Mapping[str, str] | None = None,
+) -> PluginContext:
+    """Org 1, a dev admin user and a datasource (id 1, "dev") or app settings.
+
+    ``json_data`` and ``secure_json_data`` are the settings' ``jsonData`` (default ``{}``) and
+    decrypted ``secureJsonData``; ``now_ms`` is their ``lastUpdatedMS``.
+    """
     user = User(login="dev", name="Dev User", email="dev@localhost", role="Admin")
+    raw = json.dumps(dict(json_data or {})).encode()
+    secrets = Secrets(dict(secure_json_data or {}))
     if plugin_type == "app":
-        app = AppSettings(raw_json_data=b"{}", last_updated_ms=now_ms)
+        app = AppSettings(raw, secrets, last_updated_ms=now_ms)
         return PluginContext(org_id=1, plugin_id=plugin_id, user=user, app=app)
-    datasource = DataSourceSettings(id=1, name="dev", raw_json_data=b"{}", last_updated_ms=now_ms)
+    datasource = DataSourceSettings(
+        id=1,
+        name="dev",
+        raw_json_data=raw,
+        decrypted_secure_json_data=secrets,
+        last_updated_ms=now_ms,
+    )
     return PluginContext(org_id=1, plugin_id=plugin_id, user=user, datasource=datasource)
 
 
