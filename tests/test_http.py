@@ -441,27 +441,6 @@ async def test_a_non_ascii_header_value_is_sent_as_utf8(http_server: Server) -> 
     assert seen["headers"]["X-Team"].encode("latin-1").decode() == "Grüße ✓"
 
 
-@pytest.mark.parametrize(
-    ("json_data", "secrets", "message"),
-    [
-        ({"timeout": "1e309"}, {}, "jsonData.timeout must be a positive, finite number"),
-        ({"timeout": float("nan")}, {}, "jsonData.timeout must be a positive, finite number"),
-        ({"timeout": 10**400}, {}, "jsonData.timeout must be a positive, finite number"),
-        (
-            {"httpHeaderName1": "X-Forged"},
-            {"httpHeaderValue1": "a\r\nX-Admin: 1"},
-            "httpHeaderValue1 contains a line break",
-        ),
-        ({"httpHeaderName1": "X Bad"}, {}, "httpHeaderName1 must be a header name"),
-    ],
-)
-def test_hostile_settings_are_configuration_errors(
-    json_data: dict[str, Any], secrets: dict[str, str], message: str
-) -> None:
-    with pytest.raises(ConfigurationError, match=message):
-        HTTPSettings.from_datasource(settings("http://x", json_data, secrets))
-
-
 GO_RULES = {"HTTP_PROXY": "http.proxy:3128", "HTTPS_PROXY": "https://secure.proxy"}
 
 

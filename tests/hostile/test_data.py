@@ -336,6 +336,7 @@ async def test_http_loopback_is_never_proxied(
     [
         ({"timeout": "1e309"}, {}, "jsonData.timeout must be a positive, finite number"),
         ({"timeout": "-inf"}, {}, "jsonData.timeout must be a positive, finite number"),
+        ({"timeout": float("nan")}, {}, "jsonData.timeout must be a positive, finite number"),
         ({"timeout": 10**400}, {}, "jsonData.timeout must be a positive, finite number"),
         (
             {"httpHeaderName1": "X-Tenant"},
@@ -343,6 +344,7 @@ async def test_http_loopback_is_never_proxied(
             "httpHeaderValue1 contains a line break",
         ),
         ({"httpHeaderName1": "X-Bad:Name"}, {}, "httpHeaderName1 must be a header name"),
+        ({"httpHeaderName1": "X Bad"}, {}, "httpHeaderName1 must be a header name"),
     ],
 )
 def test_http_hostile_settings_are_named(
