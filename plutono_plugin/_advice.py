@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -42,6 +41,8 @@ _CONVERTERS = {
 
 def suggestion(word: str, known: Collection[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``known``, or ``""``."""
+    import difflib  # only on a mistake, not in every cold start
+
     close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

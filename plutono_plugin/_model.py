@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import enum
 import inspect
 import itertools
@@ -327,6 +326,8 @@ def unknown_keys(model: type[Any], data: Mapping[str, Any]) -> list[str]:
             "'amplitdue' (did you mean 'amplitude'?)"
         ]
     """
+    import difflib  # only for a bad query or setting, not in every cold start
+
     known = _model_keys(model)
     problems = []
     for key in data:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import inspect
 import logging
 import time
@@ -117,6 +116,8 @@ def settings_fingerprint(settings: InstanceSettings) -> bytes:
     fields' names and values and the datasource's own fields tells them apart. Only the digest
     is kept, never the values, and it is never logged.
     """
+    import hashlib  # on the first call, not in every cold start (~1 ms, docs/benchmarks.md)
+
     digest = hashlib.blake2b(digest_size=16, person=b"plutono-settings")
 
     def add(part: bytes | str) -> None:

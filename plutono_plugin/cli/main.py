@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .serve import load_plugin, serve
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ("build_parser", "load_plugin", "main", "serve")
 
@@ -80,6 +83,8 @@ def _new(options: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command but ``host`` (:func:`plutono_plugin.cli.host.run`)."""
+    import argparse  # here: a shipped plugin imports this package at every start (cold start)
+
     parser = argparse.ArgumentParser(prog="plutono-plugin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new", help="write a new plugin project (tests included)")

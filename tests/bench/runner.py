@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -324,12 +325,61 @@ def measure_process(bench: Bench) -> None:
                     bench.add(
                         f"cold_start_{kind}_ms", "go" if who == "go" else "ours", milliseconds
                     )
+    _measure_import_floor(bench)
     for rep in range(config.rss_reps):
         for who in _rotations(["ours", "go"], rep):
             with _started(bench, who) as host:
                 pid = host.restarts()["pid"]
                 _bench(host, SINE, count=config.rss_calls, concurrency=16)
                 bench.add("rss_after_calls_mb", who, rss_mb(pid))
+
+
+_FLOOR_IMPORTS = {
+    "interpreter": "",
+    # what the runtime cannot start without: the event loop, the gRPC server, anyio with the
+    # backend anyio.run loads, and the protobuf runtime the generated messages need
+    "libraries": "import asyncio, grpclib.server, anyio, anyio._backends._asyncio, betterproto2",
+    # ... plus the framework, up to importing the plugin
+    "framework": "import plutono_plugin.cli.serve, plutono_plugin._runtime.runner",
+}
+
+
+def _measure_import_floor(bench: Bench) -> None:
+    """What the shipped cold start is made of: exec → ready, importing less and less.
+
+    The shipped copy's own interpreter (``python3`` on ``/usr/bin:/bin``, as the shipped row)
+    runs ``-I -S -B`` with the ``sys.path`` ``lib/boot.py`` gives the plugin, imports one set
+    of modules and prints a line; the time is exec → that line, as the cold start is exec →
+    handshake line. ``interpreter`` imports nothing, ``libraries`` only the third-party stack
+    the runtime is built on, ``framework`` everything the plugin's own import finds loaded.
+    """
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        raise RuntimeError("no python3 on /usr/bin:/bin for the import floor")
+    lib = bench.plugins["shipped"].directory / "lib"
+    for rep in range(bench.config.cold_starts):
+        for who in _rotations(list(_FLOOR_IMPORTS), rep):
+            code = (
+                f"import sys\nsys.path.insert(0, {str(lib)!r})\nimport boot\n"
+                "tree = boot.deps_name(boot.variant_name(*boot.this_variant()), "
+                "sys.version_info[:2])\n"
+                f"sys.path[:0] = boot.search_path({str(lib)!r}, tree)\n"
+                f"{_FLOOR_IMPORTS[who]}\nsys.stdout.write('ready\\n')\nsys.stdout.flush()\n"
+            )
+            began = time.perf_counter()
+            with subprocess.Popen(
+                [python, "-I", "-S", "-B", "-c", code],
+                env={"PATH": "/usr/bin:/bin"},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+            ) as child:
+                assert child.stdout is not None
+                line = child.stdout.readline()
+                elapsed = (time.perf_counter() - began) * 1000
+                child.wait(timeout=30)
+            if line != b"ready\n" or child.returncode != 0:
+                raise RuntimeError(f"import floor {who}: {line!r}, exit {child.returncode}")
+            bench.add("cold_start_floor_ms", who, elapsed)
 
 
 def _tree_mb(directory: Path) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,29 @@ def test_libc_from_the_elf_interpreter_when_the_build_does_not_say(tmp_path: Pat
     alpine.write_bytes(b"\x7fELF" + b"\0" * 60 + b"/lib/ld-musl-aarch64.so.1\0")
     assert detect_libc("", str(alpine)) == "musl"
     assert detect_libc("", str(tmp_path / "missing")) == "glibc"
+
+
+_RENAME = """
+import builtins, sys
+from plutono_plugin._build import boot
+if sys.argv[1] == "no-proc":  # /proc not mounted: the ctypes prctl fallback
+    real_open = builtins.open
+    def no_proc(path, *args, **kwargs):
+        if str(path).startswith("/proc/self/comm"):
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+    boot.open = no_proc
+renamed = boot.set_process_name("gpx_quickstart_linux_amd64")
+with builtins.open("/proc/self/comm") as handle:
+    print(renamed, handle.read().strip(), "ctypes" in sys.modules)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process names are Linux's")
+@pytest.mark.parametrize(("how", "uses_ctypes"), [("proc", False), ("no-proc", True)])
+def test_the_process_takes_the_launchers_name(how: str, uses_ctypes: bool) -> None:
+    """The kernel keeps 15 bytes; /proc/self/comm spares ctypes' import, prctl is the fallback."""
+    result = subprocess.run(
+        [sys.executable, "-c", _RENAME, how], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["True", "gpx_quickstart_", str(uses_ctypes)]

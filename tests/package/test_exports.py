@@ -113,6 +113,23 @@ def test_importing_the_package_loads_no_heavy_dependency() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_a_plugin_start_loads_nothing_it_defers() -> None:
+    """What a shipped plugin imports before its handshake leaves out what only some calls use.
+
+    Each of these costs a millisecond or more of every cold start (docs/benchmarks.md); they
+    load on first use: prometheus_client after the handshake, the rest when a call needs them.
+    """
+    code = (
+        "import sys, plutono_plugin, plutono_plugin.cli.serve, plutono_plugin._runtime.runner\n"
+        "names = ('argparse', 'ctypes', 'difflib', 'hashlib', 'prometheus_client', 'uuid')\n"
+        "print(','.join(m for m in names if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
 def test_generated_code_matches_protos(tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
