@@ -35,6 +35,7 @@ import os
 import sys
 import threading
 import time
+import tokenize
 import traceback
 from collections.abc import Callable
 from types import FrameType
@@ -42,7 +43,7 @@ from typing import Final
 
 from .._calls import RUNNING
 
-__all__ = ("BLOCKED_EXIT_CODE", "EXIT_OVERRUN_SECONDS", "LoopWatchdog", "importing")
+__all__ = ("BLOCKED_EXIT_CODE", "EXIT_OVERRUN_SECONDS", "LoopWatchdog", "format_stack", "importing")
 
 _log = logging.getLogger("plutono_plugin.watchdog")
 
@@ -55,6 +56,45 @@ BLOCKED_EXIT_CODE: Final = 3
 IDLE_INTERVAL: Final = 0.1
 """Longest check interval: with stall warnings off or a long threshold, the host's death
 and an overrunning stop are still seen within it."""
+
+
+def format_stack(frame: FrameType | None, limit: int = STACK_FRAMES) -> str:
+    """The innermost ``limit`` frames from ``frame`` outwards, formatted as a traceback.
+
+    Source lines are read from the files here rather than through :mod:`linecache`, which
+    would keep every file a stall ever passed through in memory for the process's life (a
+    growing allocation site in ``make bench``'s leak hunt on a busy machine, issue #17).
+    """
+    if frame is None:
+        return ""
+    summary = traceback.StackSummary.extract(
+        traceback.walk_stack(frame), limit=limit, lookup_lines=False
+    )
+    summary.reverse()
+    frames = [
+        traceback.FrameSummary(
+            item.filename,
+            item.lineno,
+            item.name,
+            lookup_line=False,
+            line=_source_line(item.filename, item.lineno),
+        )
+        for item in summary
+    ]
+    return "".join(traceback.StackSummary.from_list(frames).format())
+
+
+def _source_line(filename: str, lineno: int | None) -> str:
+    if not lineno:
+        return ""
+    try:
+        with tokenize.open(filename) as source:  # honours the file's coding cookie
+            for number, line in enumerate(source, 1):
+                if number == lineno:
+                    return line.strip()
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        pass  # no source (frozen, zipped, deleted): the frame without its line
+    return ""
 
 
 def importing(frame: FrameType | None) -> str | None:
@@ -175,8 +215,7 @@ class LoopWatchdog:
         task = asyncio.current_task(self._loop) if self._loop is not None else None
         handler = RUNNING.get(task) if task is not None else None
         frame = sys._current_frames().get(self._loop_thread)
-        stack = "".join(traceback.format_stack(frame)[-STACK_FRAMES:]) if frame else ""
-        return handler or "", stack, importing(frame)
+        return handler or "", format_stack(frame), importing(frame)
 
     def _warn(self, lag: float) -> None:
         handler, stack, module = self._culprit()

@@ -67,6 +67,8 @@ class Config:
     settled_calls: int = 50_000
     settled_chunks: int = 5
     trace_calls: int = 10_000
+    busy_burners: int = 2
+    """CPU-bound ``yes > /dev/null`` processes beside the busy leak run (issue #17)."""
 
     @classmethod
     def quick(cls) -> Config:
@@ -99,6 +101,7 @@ class Config:
             settled_calls=100,
             settled_chunks=2,
             trace_calls=100,
+            busy_burners=1,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import io
 import json
+import linecache
 import logging
 import os
 import socket
@@ -24,7 +25,7 @@ from plutono_plugin._calls import log_fields
 from plutono_plugin._runtime.handshake import remove_stale_socket_directories
 from plutono_plugin._runtime.hclog import HclogFormatter
 from plutono_plugin._runtime.transport import _wake_writable_streams
-from plutono_plugin._runtime.watchdog import BLOCKED_EXIT_CODE, LoopWatchdog
+from plutono_plugin._runtime.watchdog import BLOCKED_EXIT_CODE, LoopWatchdog, format_stack
 
 
 def test_integers_are_written_so_plutono_prints_them_as_integers() -> None:
@@ -114,6 +115,29 @@ def test_the_watchdog_names_a_first_use_import(
     # Before: "Make the handler a plain 'def'", which would not have helped.
     assert "importing 'slow_to_import_for_test' for the first time" in caplog.text
     assert "plain 'def'" not in caplog.text
+
+
+def test_a_stall_stack_reads_its_lines_without_filling_linecache(tmp_path: Path) -> None:
+    """The stack of a stall is what traceback shows, but linecache keeps none of its files."""
+    source = tmp_path / "stalled_for_stack_test.py"
+    source.write_text(
+        "# -*- coding: latin-1 -*-\nimport sys\n\n\ndef blocked():\n"
+        "    return sys._getframe()  # 'caf\xe9'\n",
+        encoding="latin-1",
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source.read_bytes(), str(source), "exec"), namespace)
+    frame = namespace["blocked"]()
+    linecache.checkcache()
+    before = set(linecache.cache)
+    stack = format_stack(frame, limit=3)
+    assert str(source) not in set(linecache.cache) - before
+    assert f'File "{source}", line 6, in blocked' in stack
+    assert "return sys._getframe()  # 'caf\xe9'" in stack
+    assert stack.count("File ") == 3
+    gone = format_stack(frame, limit=1)
+    source.unlink()
+    assert format_stack(frame, limit=1) == gone.splitlines(keepends=True)[0]  # no line, no error
 
 
 def test_a_stop_the_blocked_loop_cannot_finish_is_ended_by_the_watchdog() -> None:
