@@ -10,10 +10,11 @@ log. Its parser is unforgiving, so this formatter guarantees, whatever a caller 
 * every other value is JSON-safe (str, float, bool, null, list, object; NaN/Inf as strings);
   integers are written as decimal strings, which Plutono prints as integers;
 * the line stays below 64 KiB (the host reads stderr in 64 KiB pieces), truncated with a marker;
-* no credential reaches the log: a :class:`~plutono_plugin._headers.SecretValue` anywhere, and
-  the text under a credential key (``Authorization``, ``Cookie``, ``password``, ``api_key``,
-  any name :func:`~plutono_plugin._headers.is_secret_header` flags) at any depth of an
-  ``extra`` value, is written as ``"<redacted>"``.
+* no credential reaches the log: a :class:`~plutono_plugin._headers.SecretValue` anywhere (the
+  message, its ``%`` arguments, ``extra``), and the text under a credential key
+  (``Authorization``, ``Cookie``, ``password``, ``api_key``, any name
+  :func:`~plutono_plugin._headers.is_secret_header` flags) at any depth of an ``extra``
+  value, is written as ``"<redacted>"``.
 """
 
 from __future__ import annotations
@@ -96,6 +97,24 @@ def _is_credential(key: str, value: object) -> bool:
     return isinstance(value, str | bytes | bytearray)
 
 
+def _message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, with a :class:`SecretValue` message or argument hidden.
+
+    ``str()`` of a ``SecretValue`` is the credential itself (it is sent upstream as it is), so
+    ``logger.info("token %s", headers["Authorization"])`` would write it; containers show
+    their values' ``repr``, which is redacted already.
+    """
+    if isinstance(record.msg, SecretValue):
+        return _REDACTED
+    args = record.args
+    if isinstance(args, Mapping):
+        args = {key: _REDACTED if isinstance(v, SecretValue) else v for key, v in args.items()}
+    elif isinstance(args, tuple):
+        args = tuple(_REDACTED if isinstance(value, SecretValue) else value for value in args)
+    message = str(record.msg)
+    return message % args if args else message
+
+
 def _json_safe(value: object, depth: int = 0) -> object:
     """Make ``value`` acceptable to ``json.dumps(allow_nan=False)``, keeping it readable."""
     if isinstance(value, SecretValue):
@@ -143,7 +162,7 @@ class HclogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Return the JSON line for ``record`` (without the newline)."""
         try:
-            message = record.getMessage()
+            message = _message(record)
         except Exception:
             message = f"{_text(record.msg)} {_text(record.args)}"
         # The served call's context (refId, endpoint, datasource...) first: a record's own

@@ -384,6 +384,9 @@ async def test_logs_never_show_credential_headers() -> None:
         logger.info("headers %s", dict(context.headers))  # way 3
         logger.info("call", extra={"headers": context.headers, "copy": dict(context.headers)})
         logger.info("%s %r", context, context)  # way 5
+        logger.info("token %s", context.headers["Authorization"])  # one value, as %s
+        logger.info(context.headers.get("X-Id-Token"))  # one value, as the message
+        logger.info("%(auth)s", {"auth": context.headers["Authorization"]})  # by name
         assert context.headers["Authorization"] == TOKEN  # still usable as it is
         return Frame("", [Field("ok", [1])])
 
@@ -406,7 +409,12 @@ async def test_logs_never_show_credential_headers() -> None:
     assert reply["A"].error == "" and resource.body == COOKIE.encode()  # values intact
     output = stream.getvalue()
     records = [json.loads(line) for line in output.splitlines()]
-    assert len(records) == 9
+    assert len(records) == 12
+    assert [record["@message"] for record in records[5:8]] == [
+        "token <redacted>",
+        "<redacted>",
+        "<redacted>",
+    ]
     for secret in (TOKEN, "user-secret-token", COOKIE, "s3ss10n", ID_TOKEN, "hunter2"):
         assert secret not in output
     assert output.count("<redacted>") >= 20
