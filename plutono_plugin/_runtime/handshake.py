@@ -149,14 +149,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _listening(path: str) -> bool:
+    """Whether a process still accepts connections on the unix socket at ``path``.
+
+    The pid in a directory's name can mislead: a plugin in another pid namespace (a container
+    sharing this ``TMPDIR`` as the same user) is invisible to :func:`_alive`, so a socket that
+    still answers is left alone. Only a refused connection (nobody listens) or a missing
+    socket counts as dead; anything else (a full backlog, a timeout) keeps it.
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(0.2)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    except OSError:
+        return True
+    finally:
+        probe.close()
+    return True
+
+
 def remove_stale_socket_directories(parent: str | None = None) -> int:
     """Remove socket directories left by plugin processes of this user that no longer run.
 
     A SIGKILLed plugin (the host's ``Kill()`` after 2 s, contract 1.12) cannot remove its
     directory. Each directory is named after its process (``plutono-plugin-<pid>-…``); one
     is removed only when it belongs to this user, is a real directory (not a link), its
-    process is gone, and it holds nothing but the socket. Entries are removed relative to an
-    open directory descriptor, so a path swapped in between cannot redirect the removal.
+    process is gone, it holds nothing but the socket and nothing listens on that socket any
+    more (a plugin in another pid namespace has a pid this process cannot see). Entries are
+    removed relative to an open directory descriptor, so a path swapped in between cannot
+    redirect the removal.
     Returns how many were removed; never raises.
     """
     parent = parent or tempfile.gettempdir()
@@ -192,6 +215,8 @@ def _remove_socket_directory(parent: str, name: str) -> int:
                 if not stat.S_ISSOCK(
                     os.stat(_SOCKET_NAME, dir_fd=directory_fd, follow_symlinks=False).st_mode
                 ):
+                    return 0
+                if _listening(os.path.join(parent, name, _SOCKET_NAME)):
                     return 0
                 os.unlink(_SOCKET_NAME, dir_fd=directory_fd)
         finally:

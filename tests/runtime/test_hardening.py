@@ -88,11 +88,22 @@ def test_only_socket_directories_of_dead_plugins_of_this_user_are_removed(short_
     link.symlink_to(target, target_is_directory=True)
     other = tmp_path / "unrelated-12345"
     other.mkdir()
+    # a plugin in another pid namespace: its pid is not ours to see, but its socket answers
+    elsewhere = socket_directory(tmp_path, dead + 300_000_000)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    (elsewhere / "plugin.sock").unlink()
+    listener.bind(str(elsewhere / "plugin.sock"))
+    listener.listen(1)
 
-    assert remove_stale_socket_directories(str(tmp_path)) == 2
+    try:
+        assert remove_stale_socket_directories(str(tmp_path)) == 2
+    finally:
+        listener.close()
     assert not stale.exists() and not empty.exists()
-    for kept in (alive, mine, shared, extra, loose, link, target, other):
+    for kept in (alive, mine, shared, extra, loose, link, target, other, elsewhere):
         assert kept.exists() or kept.is_symlink(), kept
+    assert remove_stale_socket_directories(str(tmp_path)) == 1  # its plugin has gone now
+    assert not elsewhere.exists()
 
 
 def test_the_watchdog_names_a_first_use_import(
