@@ -87,8 +87,8 @@ def _converter(annotation: Any, where: str) -> Converter:
         return _SIMPLE[str]
     if annotation in _SIMPLE:
         return _SIMPLE[annotation]
-    # A ``uuid.UUID`` annotation means the plugin imported uuid; importing it here would add
-    # ~2 ms (uuid pulls in platform) to every plugin's cold start.
+    # A ``uuid.UUID`` annotation means the plugin imported uuid (annotations resolve in the
+    # plugin's namespace); importing it here would add ~0.7 ms to every plugin's cold start.
     uuid_module = sys.modules.get("uuid")
     if uuid_module is not None and annotation is uuid_module.UUID:
         return Converter("UUID", uuid_module.UUID)

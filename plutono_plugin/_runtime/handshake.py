@@ -155,7 +155,8 @@ def _listening(path: str) -> bool:
     The pid in a directory's name can mislead: a plugin in another pid namespace (a container
     sharing this ``TMPDIR`` as the same user) is invisible to :func:`_alive`, so a socket that
     still answers is left alone. Only a refused connection (nobody listens) or a missing
-    socket counts as dead; anything else (a full backlog, a timeout) keeps it.
+    socket counts as dead; anything else (a full backlog, a path too long to connect to) keeps
+    it: a directory left behind costs nothing, a live plugin's socket removed costs its host.
     """
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(0.2)

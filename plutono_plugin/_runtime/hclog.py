@@ -25,7 +25,7 @@ import math
 import os
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Final
 
@@ -97,6 +97,36 @@ def _is_credential(key: str, value: object) -> bool:
     return isinstance(value, str | bytes | bytearray)
 
 
+class _RedactedArgs(Mapping[object, object]):
+    """``%(name)s`` arguments with every :class:`SecretValue` hidden; ``%s`` shows the original.
+
+    A wrapper, not a copy: ``logger.info("%s", headers)`` passes the mapping itself as the
+    arguments, and its own ``str()`` (a ``Headers``' type and repeated values, a subclass's
+    text) and lookups (a ``defaultdict``'s default) must stay what they are.
+    """
+
+    __slots__ = ("_args",)
+
+    def __init__(self, args: Mapping[object, object]) -> None:
+        self._args = args
+
+    def __getitem__(self, key: object) -> object:
+        value = self._args[key]
+        return _REDACTED if isinstance(value, SecretValue) else value
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self._args)
+
+    def __len__(self) -> int:
+        return len(self._args)
+
+    def __str__(self) -> str:
+        return str(self._args)
+
+    def __repr__(self) -> str:
+        return repr(self._args)
+
+
 def _message(record: logging.LogRecord) -> str:
     """``record.getMessage()``, with a :class:`SecretValue` message or argument hidden.
 
@@ -106,9 +136,11 @@ def _message(record: logging.LogRecord) -> str:
     """
     if isinstance(record.msg, SecretValue):
         return _REDACTED
-    args = record.args
-    if isinstance(args, Mapping):
-        args = {key: _REDACTED if isinstance(v, SecretValue) else v for key, v in args.items()}
+    args: object = record.args
+    if isinstance(args, SecretValue):  # a record built by hand (makeLogRecord) can hold one
+        args = _REDACTED
+    elif isinstance(args, Mapping):
+        args = _RedactedArgs(args)
     elif isinstance(args, tuple):
         args = tuple(_REDACTED if isinstance(value, SecretValue) else value for value in args)
     message = str(record.msg)

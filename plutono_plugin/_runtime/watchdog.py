@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import itertools
 import logging
 import os
 import sys
@@ -37,7 +39,7 @@ import threading
 import time
 import tokenize
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Final
 
@@ -61,39 +63,47 @@ and an overrunning stop are still seen within it."""
 def format_stack(frame: FrameType | None, limit: int = STACK_FRAMES) -> str:
     """The innermost ``limit`` frames from ``frame`` outwards, formatted as a traceback.
 
-    Source lines are read from the files here rather than through :mod:`linecache`, which
-    would keep every file a stall ever passed through in memory for the process's life (a
-    growing allocation site in ``make bench``'s leak hunt on a busy machine, issue #17).
+    The frames are summarised here, and their source lines read here, rather than through
+    :mod:`linecache` (``StackSummary.extract`` registers every module's file with it even
+    without looking lines up): the cache would keep each file a stall ever passed through for
+    the process's life, a growing allocation site in ``make bench``'s leak hunt on a busy
+    machine (issue #17).
     """
-    if frame is None:
-        return ""
-    summary = traceback.StackSummary.extract(
-        traceback.walk_stack(frame), limit=limit, lookup_lines=False
-    )
-    summary.reverse()
     frames = [
         traceback.FrameSummary(
-            item.filename,
-            item.lineno,
-            item.name,
+            each.f_code.co_filename,
+            lineno,
+            each.f_code.co_name,
             lookup_line=False,
-            line=_source_line(item.filename, item.lineno),
+            line=_source_line(each, lineno),
         )
-        for item in summary
+        for each, lineno in itertools.islice(traceback.walk_stack(frame), limit)
     ]
+    frames.reverse()
     return "".join(traceback.StackSummary.from_list(frames).format())
 
 
-def _source_line(filename: str, lineno: int | None) -> str:
+def _source_line(frame: FrameType, lineno: int | None) -> str:
     if not lineno:
         return ""
     try:
-        with tokenize.open(filename) as source:  # honours the file's coding cookie
-            for number, line in enumerate(source, 1):
-                if number == lineno:
-                    return line.strip()
+        with tokenize.open(frame.f_code.co_filename) as source:  # honours a coding cookie
+            return _line_of(source, lineno)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        pass  # no source (frozen, zipped, deleted): the frame without its line
+        pass  # not a file: a module imported from a zip has its loader's source
+    loader = frame.f_globals.get("__loader__")
+    get_source = getattr(loader, "get_source", None)
+    try:
+        text = get_source(frame.f_globals.get("__name__")) if get_source else None
+    except Exception:  # a loader may fail any way; the frame then shows without its line
+        text = None
+    return _line_of(io.StringIO(text), lineno) if isinstance(text, str) else ""
+
+
+def _line_of(lines: Iterable[str], lineno: int) -> str:
+    for number, line in enumerate(lines, 1):
+        if number == lineno:
+            return line.strip()
     return ""
 
 

@@ -133,7 +133,11 @@ def _growth(
 def _rss_run(bench: Bench, mix: str, state: str) -> dict[str, Any]:
     config = bench.config
     chunk = max(1, config.settled_calls // config.settled_chunks)
-    result: dict[str, Any] = {"load_average_before": round(os.getloadavg()[0], 2)}
+    result: dict[str, Any] = {
+        "load_average_before": round(os.getloadavg()[0], 2),
+        # the load average lags by a minute: what the run had beside it is the burner count
+        "burners": bench.config.busy_burners if state == "busy" else 0,
+    }
     with _started(bench, "ours") as host:
         pid = host.restarts()["pid"]
         result["settle_calls"], settle_curve = _settle(bench, host, pid, mix)
@@ -174,7 +178,6 @@ def _machine(state: str, burners: int) -> Iterator[None]:
         for _ in range(burners if state == "busy" else 0)
     ]
     try:
-        time.sleep(2 if started else 0)  # let the load average begin to show them
         yield
     finally:
         for process in started:

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,27 +129,34 @@ def test_the_watchdog_names_a_first_use_import(
     assert "plain 'def'" not in caplog.text
 
 
-def test_a_stall_stack_reads_its_lines_without_filling_linecache(tmp_path: Path) -> None:
+def test_a_stall_stack_reads_its_lines_without_filling_linecache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The stack of a stall is what traceback shows, but linecache keeps none of its files."""
-    source = tmp_path / "stalled_for_stack_test.py"
-    source.write_text(
-        "# -*- coding: latin-1 -*-\nimport sys\n\n\ndef blocked():\n"
-        "    return sys._getframe()  # 'caf\xe9'\n",
-        encoding="latin-1",
-    )
-    namespace: dict[str, Any] = {}
-    exec(compile(source.read_bytes(), str(source), "exec"), namespace)
-    frame = namespace["blocked"]()
+    source = "# -*- coding: latin-1 -*-\nimport sys\n\n\ndef blocked():\n"
+    source += "    return sys._getframe()  # 'caf\xe9'\n"
+    (tmp_path / "stalled_on_disk.py").write_text(source, encoding="latin-1")
+    with zipfile.ZipFile(tmp_path / "zipped.zip", "w") as bundle:
+        # zipimport's get_source reads UTF-8 whatever the cookie says (linecache's too)
+        bundle.writestr("stalled_in_zip.py", source.split("\n", 1)[1].encode())
+    monkeypatch.syspath_prepend(str(tmp_path / "zipped.zip"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    on_disk = importlib.import_module("stalled_on_disk").blocked()
+    in_zip = importlib.import_module("stalled_in_zip").blocked()
     linecache.checkcache()
     before = set(linecache.cache)
-    stack = format_stack(frame, limit=3)
-    assert str(source) not in set(linecache.cache) - before
-    assert f'File "{source}", line 6, in blocked' in stack
-    assert "return sys._getframe()  # 'caf\xe9'" in stack
-    assert stack.count("File ") == 3
-    gone = format_stack(frame, limit=1)
-    source.unlink()
-    assert format_stack(frame, limit=1) == gone.splitlines(keepends=True)[0]  # no line, no error
+
+    stack = format_stack(on_disk, limit=3)
+    zipped = format_stack(in_zip, limit=1)
+
+    assert set(linecache.cache) == before  # not even a lazy entry (StackSummary.extract's)
+    assert f'File "{tmp_path / "stalled_on_disk.py"}", line 6, in blocked' in stack
+    assert "return sys._getframe()  # 'caf\xe9'" in stack and stack.count("File ") == 3
+    assert 'stalled_in_zip.py", line 5,' in zipped  # one line shorter: no cookie
+    assert "return sys._getframe()" in zipped  # from its loader
+    gone = format_stack(on_disk, limit=1)
+    (tmp_path / "stalled_on_disk.py").unlink()
+    assert format_stack(on_disk, limit=1) == gone.splitlines(keepends=True)[0]  # just no line
 
 
 def test_a_stop_the_blocked_loop_cannot_finish_is_ended_by_the_watchdog() -> None:

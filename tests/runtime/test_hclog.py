@@ -181,3 +181,28 @@ def test_credentials_are_redacted_at_any_depth(capture: tuple[logging.Logger, io
     assert record["headers"] == {"Authorization": "<redacted>", "Accept": "json"}
     assert record["author"] == "Ann"  # "auth" in a name is not enough
     assert "t0k" not in stream.getvalue() and "pw1" not in stream.getvalue()
+
+
+def test_message_arguments_hide_credentials_and_keep_their_own_text(
+    capture: tuple[logging.Logger, io.StringIO],
+) -> None:
+    """A mapping passed as the arguments prints as itself; only a SecretValue is replaced."""
+    from collections import defaultdict
+
+    from plutono_plugin._headers import Headers, SecretValue
+
+    logger, stream = capture
+    headers = Headers({"Accept": ["a", "b"], "Cookie": "s=1"})
+    logger.info("%s", headers)  # logging passes the mapping itself as the arguments
+    logger.info("%(who)s %(token)s %(missing)s", defaultdict(str, who="me", token=SecretValue("t")))
+    logger.info("%s", SecretValue("t2"))
+    record = logging.makeLogRecord({"msg": "raw %s", "args": SecretValue("t3"), "levelno": 20})
+    stream.write(HclogFormatter().format(record) + "\n")
+
+    messages = [line["@message"] for line in lines(stream)]
+    assert messages == [
+        "Headers({'Accept': ['a', 'b'], 'Cookie': ['<redacted>']})",
+        "me <redacted> ",
+        "<redacted>",
+        "raw <redacted>",
+    ]
