@@ -74,7 +74,13 @@ _PYTHON_LEVELS: Final[Mapping[str, int]] = {
 
 
 def _text(value: object) -> str:
-    """``str(value)`` that never raises (a broken ``__str__`` must not lose the log line)."""
+    """``str(value)`` that never raises (a broken ``__str__`` must not lose the log line).
+
+    A :class:`SecretValue` is ``"<redacted>"``: this is also the fallback when a message does
+    not format, which writes the message and its arguments as they are.
+    """
+    if isinstance(value, SecretValue):
+        return _REDACTED
     if isinstance(value, str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):

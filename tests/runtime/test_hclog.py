@@ -196,8 +196,9 @@ def test_message_arguments_hide_credentials_and_keep_their_own_text(
     logger.info("%s", headers)  # logging passes the mapping itself as the arguments
     logger.info("%(who)s %(token)s %(missing)s", defaultdict(str, who="me", token=SecretValue("t")))
     logger.info("%s", SecretValue("t2"))
-    record = logging.makeLogRecord({"msg": "raw %s", "args": SecretValue("t3"), "levelno": 20})
-    stream.write(HclogFormatter().format(record) + "\n")
+    for msg in ("raw %s", "unformattable %s %s"):  # the second falls back to msg and args
+        record = logging.makeLogRecord({"msg": msg, "args": SecretValue("t3"), "levelno": 20})
+        stream.write(HclogFormatter().format(record) + "\n")
 
     messages = [line["@message"] for line in lines(stream)]
     assert messages == [
@@ -205,4 +206,5 @@ def test_message_arguments_hide_credentials_and_keep_their_own_text(
         "me <redacted> ",
         "<redacted>",
         "raw <redacted>",
+        "unformattable %s %s <redacted>",
     ]
