@@ -146,8 +146,8 @@ def set_process_name(name: str) -> bool:
     Python locates its own installation from ``argv[0]``. Writing ``/proc/self/comm`` names
     the main thread, which is the process's name, as ``prctl(PR_SET_NAME)`` does when called
     from it (boot runs before any other thread starts), without importing ctypes (~1.5 ms of
-    every start); ctypes' ``prctl`` is the fallback where ``/proc`` is not mounted. macOS has no per-process name to set; there the command line carries the
-    launcher's path.
+    every start); ctypes' ``prctl`` is the fallback where ``/proc`` is not mounted. macOS has
+    no per-process name to set; there the command line carries the launcher's path.
     """
     if not sys.platform.startswith("linux") or not name:
         return False

@@ -69,6 +69,8 @@ def format_stack(frame: FrameType | None, limit: int = STACK_FRAMES) -> str:
     the process's life, a growing allocation site in ``make bench``'s leak hunt on a busy
     machine (issue #17).
     """
+    if frame is None:  # walk_stack(None) would walk the caller's own stack
+        return ""
     frames = [
         traceback.FrameSummary(
             each.f_code.co_filename,

@@ -481,9 +481,10 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         "",
         "What the shipped cold start is made of: the shipped copy's `python3 -I -S -B` with the "
         "`sys.path` `lib/boot.py` builds, importing one set of modules, then printing a line "
-        f"(exec → that line, median of {config['cold_starts']}). **interpreter** imports "
-        "nothing; **libraries** only the stack the runtime is built on (asyncio, grpclib's "
-        "server, anyio and its asyncio backend, betterproto2); **framework** everything the "
+        f"(exec → that line, median of {config['cold_starts']}). **interpreter** imports only "
+        "`boot` (which picks the paths; json and typing with it); **libraries** also the "
+        "stack the runtime is built on (asyncio, grpclib's server, anyio and its asyncio "
+        "backend, betterproto2); **framework** everything the "
         "plugin's own import finds loaded. The rest of the shipped cold start is the "
         "launcher, the plugin's module and starting the server.",
         "",

@@ -353,8 +353,9 @@ def _measure_import_floor(bench: Bench) -> None:
     The shipped copy's own interpreter (``python3`` on ``/usr/bin:/bin``, as the shipped row)
     runs ``-I -S -B`` with the ``sys.path`` ``lib/boot.py`` gives the plugin, imports one set
     of modules and prints a line; the time is exec → that line, as the cold start is exec →
-    handshake line. ``interpreter`` imports nothing, ``libraries`` only the third-party stack
-    the runtime is built on, ``framework`` everything the plugin's own import finds loaded.
+    handshake line. ``interpreter`` imports only ``boot`` (to build the paths), ``libraries``
+    the third-party stack the runtime is built on too, ``framework`` everything the plugin's
+    own import finds loaded.
     """
     python = shutil.which("python3", path="/usr/bin:/bin")
     if python is None:

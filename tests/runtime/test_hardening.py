@@ -150,6 +150,7 @@ def test_a_stall_stack_reads_its_lines_without_filling_linecache(
     zipped = format_stack(in_zip, limit=1)
 
     assert set(linecache.cache) == before  # not even a lazy entry (StackSummary.extract's)
+    assert format_stack(None) == ""  # no frame for the loop's thread: not the caller's stack
     assert f'File "{tmp_path / "stalled_on_disk.py"}", line 6, in blocked' in stack
     assert "return sys._getframe()  # 'caf\xe9'" in stack and stack.count("File ") == 3
     assert 'stalled_in_zip.py", line 5,' in zipped  # one line shorter: no cookie
