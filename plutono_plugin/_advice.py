@@ -13,7 +13,7 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from ._model import is_strict, unknown_keys
+from ._model import is_strict, suggestion, unknown_keys
 from .errors import QueryError
 from .frame import Frame
 from .frame.meta import FrameMeta, Notice
@@ -23,7 +23,6 @@ _log = logging.getLogger("plutono_plugin.query")
 __all__ = (
     "checked_keys",
     "returned_message",
-    "suggestion",
     "unknown_keys_message",
     "unknown_type_message",
     "warn_unknown",
@@ -37,14 +36,6 @@ _CONVERTERS = {
     "Table": "Frame.from_arrow(table)",
     "dict": "Frame.from_dict({'time': [...], 'value': [...]})",
 }
-
-
-def suggestion(word: str, known: Collection[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``known``, or ``""``."""
-    import difflib  # only on a mistake, not in every cold start
-
-    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def unknown_type_message(query_type: str, routes: Collection[str | None]) -> str:

@@ -23,7 +23,7 @@ import math
 import textwrap
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 __all__ = (
@@ -36,6 +36,7 @@ __all__ = (
     "is_model_type",
     "model_fields",
     "numeric_bounds",
+    "suggestion",
     "unwrap_optional",
 )
 
@@ -326,16 +327,25 @@ def unknown_keys(model: type[Any], data: Mapping[str, Any]) -> list[str]:
             "'amplitdue' (did you mean 'amplitude'?)"
         ]
     """
-    import difflib  # only for a bad query or setting, not in every cold start
-
     known = _model_keys(model)
-    problems = []
-    for key in data:
-        if key in known or key in PLUTONO_QUERY_KEYS:
-            continue
-        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-        problems.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
-    return problems
+    return [
+        f"{key!r}{suggestion(key, known)}"
+        for key in data
+        if key not in known and key not in PLUTONO_QUERY_KEYS
+    ]
+
+
+def suggestion(word: str, known: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or ``""``.
+
+    Example::
+
+        assert suggestion("amplitdue", ["amplitude", "period"]) == " (did you mean 'amplitude'?)"
+    """
+    import difflib  # only on a mistake, not in every cold start
+
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -103,6 +103,10 @@ def _is_credential(key: str, value: object) -> bool:
     return isinstance(value, str | bytes | bytearray)
 
 
+def _hidden(value: object) -> object:
+    return _REDACTED if isinstance(value, SecretValue) else value
+
+
 class _RedactedArgs(Mapping[object, object]):
     """``%(name)s`` arguments with every :class:`SecretValue` hidden; ``%s`` shows the original.
 
@@ -117,8 +121,7 @@ class _RedactedArgs(Mapping[object, object]):
         self._args = args
 
     def __getitem__(self, key: object) -> object:
-        value = self._args[key]
-        return _REDACTED if isinstance(value, SecretValue) else value
+        return _hidden(self._args[key])
 
     def __iter__(self) -> Iterator[object]:
         return iter(self._args)
@@ -143,12 +146,12 @@ def _message(record: logging.LogRecord) -> str:
     if isinstance(record.msg, SecretValue):
         return _REDACTED
     args: object = record.args
-    if isinstance(args, SecretValue):  # a record built by hand (makeLogRecord) can hold one
-        args = _REDACTED
-    elif isinstance(args, Mapping):
+    if isinstance(args, Mapping):
         args = _RedactedArgs(args)
     elif isinstance(args, tuple):
-        args = tuple(_REDACTED if isinstance(value, SecretValue) else value for value in args)
+        args = tuple(_hidden(value) for value in args)
+    else:  # a record built by hand (makeLogRecord) can hold a lone SecretValue
+        args = _hidden(args)
     message = str(record.msg)
     return message % args if args else message
 

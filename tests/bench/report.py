@@ -484,9 +484,9 @@ def build_markdown(data: Mapping[str, Any], concurrency: Sequence[int]) -> str:
         f"(exec → that line, median of {config['cold_starts']}). **interpreter** imports only "
         "`boot` (which picks the paths; json and typing with it); **libraries** also the "
         "stack the runtime is built on (asyncio, grpclib's server, anyio and its asyncio "
-        "backend, betterproto2); **framework** everything the "
-        "plugin's own import finds loaded. The rest of the shipped cold start is the "
-        "launcher, the plugin's module and starting the server.",
+        "backend, betterproto2); **framework** everything the plugin's own import finds "
+        "loaded. The rest of the shipped cold start is the launcher, the plugin's module and "
+        "starting the server.",
         "",
         "| Metric | interpreter | libraries | framework | Ratios |",
         "| --- | --- | --- | --- | --- |",
